@@ -1,0 +1,253 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { ConversationRef, MessageRef } from '../conversations/conversations.schema.js';
+import { AppError, ErrorCode } from '../errors.js';
+import { builder, type Context, ownerId } from '../schema/builder.js';
+import { decodeId } from '../schema/ids.js';
+import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
+import type { CompletionEvent } from './events.js';
+import type { SendMessageInput as SendMessageRequest, StartOptions } from './service.js';
+
+const CompletionStatusEnum = builder.enumType('CompletionStatus', {
+  values: {
+    RUNNING: { value: 'running' },
+    COMPLETED: { value: 'completed' },
+    FAILED: { value: 'failed' },
+    CANCELLED: { value: 'cancelled' },
+  } as const,
+});
+
+interface UsageShape {
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+const UsageRef = builder.objectRef<UsageShape>('Usage').implement({
+  fields: (t) => ({
+    promptTokens: t.exposeInt('promptTokens'),
+    completionTokens: t.exposeInt('completionTokens'),
+    totalTokens: t.int({ resolve: (usage) => usage.promptTokens + usage.completionTokens }),
+    costUsd: t.exposeFloat('costUsd', { description: 'From the model table prices per million tokens.' }),
+  }),
+});
+
+const CompletionErrorRef = builder.objectRef<CompletionErrorRecord>('CompletionError').implement({
+  fields: (t) => ({
+    code: t.exposeString('code', { description: 'An error code of the contract, or CANCELLED.' }),
+    message: t.exposeString('message'),
+    retryAfter: t.exposeFloat('retryAfter', {
+      nullable: true,
+      description: 'Seconds, when the upstream said.',
+    }),
+  }),
+});
+
+export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Completion'), {
+  id: { resolve: (completion) => completion.id },
+  loadOne: (id, context) => context.loaders.completionById.load(id),
+  fields: (t) => ({
+    conversation: t.field({
+      type: ConversationRef,
+      resolve: async (completion, _args, context) => {
+        const conversation = await context.loaders.conversationById.load(completion.conversationId);
+        if (!conversation) throw new AppError(ErrorCode.NOT_FOUND, 'Conversation not found');
+        return conversation;
+      },
+    }),
+    status: t.expose('status', { type: CompletionStatusEnum }),
+    model: t.exposeString('model'),
+    message: t.field({
+      type: MessageRef,
+      nullable: true,
+      description:
+        'The stored assistant reply (PARTIAL when cut short); null while running or when nothing arrived.',
+      resolve: (completion, _args, context) =>
+        completion.messageId ? context.loaders.messageById.load(completion.messageId) : null,
+    }),
+    usage: t.field({ type: UsageRef, resolve: (completion) => completion }),
+    finishReason: t.exposeString('finishReason', { nullable: true }),
+    latencyMs: t.exposeInt('latencyMs', { nullable: true }),
+    timeToFirstTokenMs: t.exposeInt('timeToFirstTokenMs', { nullable: true }),
+    error: t.expose('error', { type: CompletionErrorRef, nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const CompletionEventRef = builder.interfaceRef<CompletionEvent>('CompletionEvent').implement({
+  description: 'One step of a streamed completion; seq starts at 1 and has no gaps.',
+  resolveType: (event) => EVENT_TYPENAMES[event.kind],
+  fields: (t) => ({
+    seq: t.exposeInt('seq'),
+    completionId: t.id({ resolve: (event) => encodeGlobalID('Completion', event.completionId) }),
+  }),
+});
+
+const EVENT_TYPENAMES = {
+  content: 'ContentDelta',
+  toolCall: 'ToolCallDelta',
+  done: 'CompletionDone',
+  failed: 'CompletionFailed',
+} as const satisfies Record<CompletionEvent['kind'], string>;
+
+type EventOf<K extends CompletionEvent['kind']> = Extract<CompletionEvent, { kind: K }>;
+
+builder.objectRef<EventOf<'content'>>('ContentDelta').implement({
+  interfaces: [CompletionEventRef],
+  isTypeOf: (event) => (event as CompletionEvent).kind === 'content',
+  fields: (t) => ({ text: t.exposeString('text') }),
+});
+
+builder.objectRef<EventOf<'toolCall'>>('ToolCallDelta').implement({
+  interfaces: [CompletionEventRef],
+  isTypeOf: (event) => (event as CompletionEvent).kind === 'toolCall',
+  fields: (t) => ({
+    index: t.exposeInt('index'),
+    toolCallId: t.exposeString('toolCallId', { nullable: true }),
+    functionName: t.exposeString('functionName', { nullable: true }),
+    argumentsDelta: t.exposeString('argumentsDelta'),
+  }),
+});
+
+builder.objectRef<EventOf<'done'>>('CompletionDone').implement({
+  interfaces: [CompletionEventRef],
+  isTypeOf: (event) => (event as CompletionEvent).kind === 'done',
+  fields: (t) => ({
+    finishReason: t.exposeString('finishReason'),
+    completion: t.field({
+      type: CompletionRef,
+      resolve: (event, _args, context) => loadCompletion(context, event.completionId),
+    }),
+    usage: t.field({
+      type: UsageRef,
+      resolve: async (event, _args, context) => loadCompletion(context, event.completionId),
+    }),
+  }),
+});
+
+builder.objectRef<EventOf<'failed'>>('CompletionFailed').implement({
+  interfaces: [CompletionEventRef],
+  isTypeOf: (event) => (event as CompletionEvent).kind === 'failed',
+  fields: (t) => ({
+    error: t.expose('error', { type: CompletionErrorRef }),
+    completion: t.field({
+      type: CompletionRef,
+      resolve: (event, _args, context) => loadCompletion(context, event.completionId),
+    }),
+  }),
+});
+
+async function loadCompletion(context: Context, id: string): Promise<CompletionRow> {
+  const completion = await context.loaders.completionById.load(id);
+  if (!completion) throw new AppError(ErrorCode.NOT_FOUND, `Completion ${id} not found`);
+  return completion;
+}
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  description: 'A user message and the settings for this completion (unset ones come from the conversation).',
+  fields: (t) => ({
+    conversationId: t.id({ required: true }),
+    content: t.string({ required: true }),
+    model: t.string(),
+    temperature: t.float(),
+    maxTokens: t.int(),
+    topP: t.float(),
+    frequencyPenalty: t.float(),
+    presencePenalty: t.float(),
+    idempotencyKey: t.string({
+      description:
+        'A retried request with the same key returns the first completion and sends nothing upstream.',
+    }),
+  }),
+});
+
+type SendMessageArgs = { input: typeof SendMessageInput.$inferInput };
+
+function startCompletion(context: Context, args: SendMessageArgs, options: StartOptions) {
+  const { input } = args;
+  const request: SendMessageRequest = {
+    conversationId: decodeId(input.conversationId, 'Conversation', 'input.conversationId'),
+    content: input.content,
+    idempotencyKey: input.idempotencyKey,
+    model: input.model ?? undefined,
+    temperature: input.temperature ?? undefined,
+    maxTokens: input.maxTokens ?? undefined,
+    topP: input.topP ?? undefined,
+    frequencyPenalty: input.frequencyPenalty ?? undefined,
+    presencePenalty: input.presencePenalty ?? undefined,
+  };
+  return context.services.completions.start(ownerId(context), request, options);
+}
+
+builder.queryFields((t) => ({
+  completion: t.field({
+    type: CompletionRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) =>
+      context.services.completions.owned(ownerId(context), decodeId(args.id, 'Completion')),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  sendMessage: t.field({
+    type: CompletionRef,
+    description:
+      'Stores the user message, runs the completion to its end and returns it. A failed run is an error with the ' +
+      'upstream code; the completion and the user message stay stored.',
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: async (_root, args, context) => {
+      const started = await startCompletion(context, args, { stream: false, cancelWhenUnwatched: false });
+      const completion = await context.services.completions.finished(started);
+      if (completion.status === 'completed') return completion;
+      const error = completion.error;
+      throw new AppError(
+        (error?.code as ErrorCode) ?? ErrorCode.INTERNAL_SERVER_ERROR,
+        error?.message ?? 'Failed',
+        {
+          retryAfter: error?.retryAfter ?? undefined,
+        },
+      );
+    },
+  }),
+  startCompletion: t.field({
+    type: CompletionRef,
+    description: 'Like sendMessage but returns at once (status RUNNING); follow it with completionEvents.',
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: (_root, args, context) =>
+      startCompletion(context, args, { stream: true, cancelWhenUnwatched: false }),
+  }),
+  cancelCompletion: t.field({
+    type: CompletionRef,
+    description: 'Aborts the upstream request; what arrived is kept as a PARTIAL message. Status CANCELLED.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) =>
+      context.services.completions.cancel(ownerId(context), decodeId(args.id, 'Completion')),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  chat: t.field({
+    type: CompletionEventRef,
+    description: 'Starts a completion and streams it. Leaving before the end cancels it.',
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    subscribe: async function* (_root, args, context) {
+      const completion = await startCompletion(context, args, { stream: true, cancelWhenUnwatched: true });
+      yield* context.services.completions.events(ownerId(context), completion.id, 0, context.signal);
+    },
+    resolve: (event: CompletionEvent) => event,
+  }),
+  completionEvents: t.field({
+    type: CompletionEventRef,
+    description:
+      'Replays the events after afterSeq, then follows live: a late or reconnecting client misses nothing.',
+    args: { completionId: t.arg.id({ required: true }), afterSeq: t.arg.int({ defaultValue: 0 }) },
+    subscribe: (_root, args, context) =>
+      context.services.completions.events(
+        ownerId(context),
+        decodeId(args.completionId, 'Completion', 'completionId'),
+        args.afterSeq ?? 0,
+        context.signal,
+      ),
+    resolve: (event: CompletionEvent) => event,
+  }),
+}));

@@ -1,0 +1,222 @@
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import { AppError, badInput, ErrorCode } from '../errors.js';
+import { builder, ownerId } from '../schema/builder.js';
+import { decodeId } from '../schema/ids.js';
+import type { ConversationRow, MessageRow } from '../storage/schema.js';
+import { parseInput, withoutNullish } from '../validation.js';
+import type { ConversationCursor } from './store.js';
+
+export const RoleEnum = builder.enumType('Role', {
+  values: {
+    SYSTEM: { value: 'system' },
+    USER: { value: 'user' },
+    ASSISTANT: { value: 'assistant' },
+    TOOL: { value: 'tool' },
+  } as const,
+});
+
+export const MessageStatusEnum = builder.enumType('MessageStatus', {
+  values: {
+    COMPLETE: { value: 'complete' },
+    PARTIAL: {
+      value: 'partial',
+      description: 'A reply cut short (cancelled or failed mid-stream): what arrived.',
+    },
+    FAILED: { value: 'failed' },
+  } as const,
+});
+
+const ToolCallRef = builder.objectRef<{ id: string; functionName: string; arguments: string }>('ToolCall');
+ToolCallRef.implement({
+  fields: (t) => ({
+    id: t.exposeString('id'),
+    functionName: t.exposeString('functionName'),
+    arguments: t.exposeString('arguments', {
+      description: 'The arguments exactly as the model wrote them (JSON text).',
+    }),
+  }),
+});
+
+export const MessageRef = builder.node(builder.objectRef<MessageRow>('Message'), {
+  id: { resolve: (message) => message.id },
+  loadOne: async (id, context) => {
+    const message = await context.loaders.messageById.load(id);
+    if (!message) return null;
+    return (await context.loaders.conversationById.load(message.conversationId)) ? message : null;
+  },
+  fields: (t) => ({
+    seq: t.exposeInt('seq', { description: 'Position in the conversation, starting at 1.' }),
+    role: t.expose('role', { type: RoleEnum }),
+    content: t.exposeString('content', { nullable: true }),
+    name: t.exposeString('name', { nullable: true }),
+    toolCalls: t.field({ type: [ToolCallRef], nullable: true, resolve: (message) => message.toolCalls }),
+    toolCallId: t.exposeString('toolCallId', { nullable: true }),
+    tokenCount: t.exposeInt('tokenCount', {
+      description: 'Tokens this message adds to a request, counted once when written.',
+    }),
+    status: t.expose('status', { type: MessageStatusEnum }),
+    inContext: t.exposeBoolean('inContext', {
+      description: 'False once trimmed: still stored, no longer sent upstream.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const ConversationSettingsRef = builder.objectRef<ConversationRow>('ConversationSettings').implement({
+  fields: (t) => ({
+    model: t.exposeString('model'),
+    temperature: t.exposeFloat('temperature'),
+    maxTokens: t.exposeInt('maxTokens'),
+    topP: t.exposeFloat('topP'),
+    frequencyPenalty: t.exposeFloat('frequencyPenalty'),
+    presencePenalty: t.exposeFloat('presencePenalty'),
+  }),
+});
+
+export const ConversationRef = builder.node(builder.objectRef<ConversationRow>('Conversation'), {
+  id: { resolve: (conversation) => conversation.id },
+  loadOne: (id, context) => context.loaders.conversationById.load(id),
+  fields: (t) => ({
+    title: t.exposeString('title', { nullable: true }),
+    model: t.exposeString('model'),
+    settings: t.field({ type: ConversationSettingsRef, resolve: (conversation) => conversation }),
+    systemPrompt: t.exposeString('systemPrompt', { nullable: true }),
+    messages: t.connection({
+      type: MessageRef,
+      description: 'Every stored message in order, trimmed ones included (see Message.inContext).',
+      resolve: (conversation, args, context) =>
+        resolveCursorConnection<Promise<MessageRow[]>>(
+          { args, toCursor: (message) => String(message.seq), defaultSize: 50, maxSize: 200 },
+          ({ before, after, limit, inverted }) =>
+            context.loaders.messagePage.load({
+              conversationId: conversation.id,
+              afterSeq: after === undefined ? null : parseSeqCursor(after, 'after'),
+              beforeSeq: before === undefined ? null : parseSeqCursor(before, 'before'),
+              limit,
+              inverted,
+            }),
+        ),
+    }),
+    tokenCount: t.int({
+      description: 'Tokens of the context as it would be sent now (in-context messages plus reply priming).',
+      resolve: (conversation, _args, context) => context.services.conversations.tokenCount(conversation.id),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+function parseSeqCursor(cursor: string, field: string): number {
+  if (!/^\d{1,9}$/.test(cursor)) throw badInput(field, `not a message cursor: ${JSON.stringify(cursor)}`);
+  return Number(cursor);
+}
+
+const conversationCursor = (row: ConversationRow) =>
+  Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+
+function parseConversationCursor(cursor: string): ConversationCursor {
+  const [createdAt = '', id = ''] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const date = new Date(createdAt);
+  if (!id || Number.isNaN(date.getTime())) throw badInput('after', 'not a conversation cursor');
+  return { createdAt: date, id };
+}
+
+const ConversationSettingsInput = builder.inputType('ConversationSettingsInput', {
+  fields: (t) => ({
+    temperature: t.float(),
+    maxTokens: t.int(),
+    topP: t.float(),
+    frequencyPenalty: t.float(),
+    presencePenalty: t.float(),
+  }),
+});
+
+builder.queryFields((t) => ({
+  conversation: t.field({
+    type: ConversationRef,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => {
+      const id = decodeId(args.id, 'Conversation');
+      const row = await context.loaders.conversationById.load(id);
+      if (!row) throw new AppError(ErrorCode.NOT_FOUND, `Conversation ${args.id} not found`);
+      return row;
+    },
+  }),
+  conversations: t.connection({
+    type: ConversationRef,
+    description: 'Your conversations, newest first.',
+    resolve: (_root, args, context) => {
+      if (args.last != null || args.before != null) throw badInput('last', 'conversations page forward only');
+      return resolveCursorConnection<Promise<ConversationRow[]>>(
+        { args, toCursor: conversationCursor, defaultSize: 20, maxSize: 100 },
+        ({ after, limit }) =>
+          context.services.conversations.list(
+            ownerId(context),
+            after ? parseConversationCursor(after) : null,
+            limit,
+          ),
+      );
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createConversation: t.fieldWithInput({
+    type: ConversationRef,
+    input: {
+      title: t.input.string(),
+      model: t.input.string({ description: 'Defaults to OPENAI_MODEL (gpt-4).' }),
+      systemPrompt: t.input.string({ description: 'Stored as the first message (role SYSTEM).' }),
+      settings: t.input.field({ type: ConversationSettingsInput }),
+    },
+    resolve: (_root, { input }, context) => {
+      const { services } = context;
+      const settings = parseInput(
+        services.settingsSchema,
+        withoutNullish({ model: input.model, ...input.settings }),
+        'input.settings',
+      );
+      return services.conversations.create(ownerId(context), {
+        title: input.title,
+        systemPrompt: input.systemPrompt,
+        settings: { ...services.defaultSettings, ...withoutNullish(settings) },
+      });
+    },
+  }),
+  deleteConversation: t.field({
+    type: 'ID',
+    description: 'Deletes the conversation with its messages and completions; returns its ID.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, context) => {
+      await context.services.conversations.delete(ownerId(context), decodeId(args.id, 'Conversation'));
+      return args.id;
+    },
+  }),
+  addMessage: t.fieldWithInput({
+    type: MessageRef,
+    description: "Appends a message without asking the model (the seed's context.add_message).",
+    input: {
+      conversationId: t.input.id({ required: true }),
+      role: t.input.field({ type: RoleEnum, required: true }),
+      content: t.input.string({ required: true }),
+      name: t.input.string(),
+    },
+    resolve: async (_root, { input }, context) => {
+      if (input.role === 'tool') {
+        throw badInput('input.role', 'TOOL messages are written by function executions, never added by hand');
+      }
+      if (input.name != null && !/^[a-zA-Z0-9_-]{1,64}$/.test(input.name)) {
+        throw badInput('input.name', 'must match ^[a-zA-Z0-9_-]{1,64}$');
+      }
+      const conversation = await context.services.conversations.get(
+        ownerId(context),
+        decodeId(input.conversationId, 'Conversation', 'input.conversationId'),
+      );
+      return context.services.conversations.append(conversation, {
+        role: input.role,
+        content: input.content,
+        name: input.name,
+      });
+    },
+  }),
+}));

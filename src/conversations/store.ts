@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { and, desc, eq, lt, or, sql, sum } from 'drizzle-orm';
+import { notFound } from '../errors.js';
+import type { Db } from '../storage/db.js';
+import {
+  type ConversationRow,
+  conversations,
+  type MessageRow,
+  messages,
+  type ToolCallRecord,
+} from '../storage/schema.js';
+import { REPLY_PRIMING_TOKENS, type TokenCounter } from '../tokens/index.js';
+import type { ConversationSettings } from './settings.js';
+
+export type Role = MessageRow['role'];
+export type MessageStatus = MessageRow['status'];
+
+export interface NewMessage {
+  role: Role;
+  content: string | null;
+  name?: string | null;
+  toolCalls?: ToolCallRecord[] | null;
+  toolCallId?: string | null;
+  status?: MessageStatus;
+  completionId?: string | null;
+}
+
+export interface NewConversation {
+  title?: string | null;
+  systemPrompt?: string | null;
+  settings: ConversationSettings;
+}
+
+export interface ConversationCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** Conversations and their messages. Every read takes the owner and treats another's row as absent. */
+export class ConversationStore {
+  constructor(
+    private readonly db: Db,
+    private readonly tokens: TokenCounter,
+  ) {}
+
+  async create(ownerId: string, input: NewConversation): Promise<ConversationRow> {
+    const id = randomUUID();
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(conversations)
+        .values({
+          id,
+          ownerId,
+          title: input.title ?? null,
+          systemPrompt: input.systemPrompt ?? null,
+          ...input.settings,
+        })
+        .returning();
+      if (!row) throw new Error('conversation insert returned nothing');
+      if (!input.systemPrompt) return row;
+      const [withSeq] = await tx
+        .update(conversations)
+        .set({ lastSeq: 1 })
+        .where(eq(conversations.id, id))
+        .returning();
+      await tx.insert(messages).values({
+        id: randomUUID(),
+        conversationId: id,
+        seq: 1,
+        role: 'system',
+        content: input.systemPrompt,
+        tokenCount: this.tokens.countMessage({ role: 'system', content: input.systemPrompt }, row.model),
+      });
+      return withSeq ?? row;
+    });
+  }
+
+  async get(ownerId: string, id: string): Promise<ConversationRow> {
+    const [row] = await this.db
+      .select()
+      .from(conversations)
+      .where(and(eq(conversations.id, id), eq(conversations.ownerId, ownerId)));
+    if (!row) throw notFound('Conversation', id);
+    return row;
+  }
+
+  /** Newest first; the cursor is (createdAt, id) so rows created in the same millisecond keep their order. */
+  async list(ownerId: string, after: ConversationCursor | null, limit: number): Promise<ConversationRow[]> {
+    return this.db
+      .select()
+      .from(conversations)
+      .where(
+        and(
+          eq(conversations.ownerId, ownerId),
+          after
+            ? or(
+                lt(conversations.createdAt, after.createdAt),
+                and(eq(conversations.createdAt, after.createdAt), lt(conversations.id, after.id)),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(desc(conversations.createdAt), desc(conversations.id))
+      .limit(limit);
+  }
+
+  async delete(ownerId: string, id: string): Promise<void> {
+    const deleted = await this.db
+      .delete(conversations)
+      .where(and(eq(conversations.id, id), eq(conversations.ownerId, ownerId)))
+      .returning({ id: conversations.id });
+    if (deleted.length === 0) throw notFound('Conversation', id);
+  }
+
+  /**
+   * Appends a message: the seq comes from an atomic bump of the conversation's counter (which also moves
+   * updatedAt), and the token count is computed here, once, and stored.
+   */
+  async append(
+    conversation: Pick<ConversationRow, 'id' | 'model'>,
+    message: NewMessage,
+  ): Promise<MessageRow> {
+    const tokenCount = this.tokens.countMessage(message, conversation.model);
+    return this.db.transaction(async (tx) => {
+      const [bumped] = await tx
+        .update(conversations)
+        .set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: new Date() })
+        .where(eq(conversations.id, conversation.id))
+        .returning({ seq: conversations.lastSeq });
+      if (!bumped) throw notFound('Conversation', conversation.id);
+      const [row] = await tx
+        .insert(messages)
+        .values({
+          id: randomUUID(),
+          conversationId: conversation.id,
+          seq: bumped.seq,
+          role: message.role,
+          content: message.content,
+          name: message.name ?? null,
+          toolCalls: message.toolCalls ?? null,
+          toolCallId: message.toolCallId ?? null,
+          status: message.status ?? 'complete',
+          completionId: message.completionId ?? null,
+          tokenCount,
+        })
+        .returning();
+      if (!row) throw new Error('message insert returned nothing');
+      return row;
+    });
+  }
+
+  async message(id: string): Promise<MessageRow | null> {
+    const [row] = await this.db.select().from(messages).where(eq(messages.id, id));
+    return row ?? null;
+  }
+
+  /** The messages sent upstream now, in order. */
+  async contextMessages(conversationId: string): Promise<MessageRow[]> {
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.conversationId, conversationId), eq(messages.inContext, true)))
+      .orderBy(messages.seq);
+  }
+
+  /** Tokens of the context as it would be sent now: stored per-message counts plus the reply priming. */
+  async tokenCount(conversationId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ total: sum(messages.tokenCount).mapWith(Number) })
+      .from(messages)
+      .where(and(eq(messages.conversationId, conversationId), eq(messages.inContext, true)));
+    return (row?.total ?? 0) + REPLY_PRIMING_TOKENS;
+  }
+}

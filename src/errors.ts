@@ -1,0 +1,41 @@
+import { GraphQLError } from 'graphql';
+
+/** The stable `extensions.code` values of the GraphQL contract. */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  CONTEXT_TOO_LONG: 'CONTEXT_TOO_LONG',
+  UPSTREAM_INVALID_REQUEST: 'UPSTREAM_INVALID_REQUEST',
+  UPSTREAM_RATE_LIMITED: 'UPSTREAM_RATE_LIMITED',
+  UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
+  FUNCTION_FAILED: 'FUNCTION_FAILED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * An error meant for the client: Yoga passes GraphQLErrors through unmasked, so every expected failure is an
+ * AppError with a code, and anything else is masked as INTERNAL_SERVER_ERROR.
+ */
+export class AppError extends GraphQLError {
+  readonly code: ErrorCode;
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message: string, extra: { retryAfter?: number; field?: string } = {}) {
+    const extensions: Record<string, unknown> = { code };
+    if (extra.retryAfter !== undefined) extensions.retryAfter = extra.retryAfter;
+    if (extra.field !== undefined) extensions.field = extra.field;
+    super(message, { extensions });
+    this.code = code;
+    this.retryAfter = extra.retryAfter;
+  }
+}
+
+export const notFound = (what: string, id: string) =>
+  new AppError(ErrorCode.NOT_FOUND, `${what} ${id} not found`);
+
+export const badInput = (field: string, message: string) =>
+  new AppError(ErrorCode.BAD_USER_INPUT, `${field}: ${message}`, { field });

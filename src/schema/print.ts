@@ -1,0 +1,26 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { printSchema } from 'graphql';
+import { schema } from './index.js';
+
+/** `schema.graphql` is printed from the Pothos schema; with --check it fails when the checked-in copy is stale. */
+const target = resolve(dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
+const printed = `${printSchema(schema)}\n`;
+
+if (process.argv.includes('--check')) {
+  let current = '';
+  try {
+    current = readFileSync(target, 'utf8');
+  } catch {
+    // a missing file is stale too
+  }
+  if (current !== printed) {
+    console.error('schema.graphql is stale: run `npm run schema:print` and commit the result.');
+    process.exit(1);
+  }
+  console.log('schema.graphql is up to date.');
+} else {
+  writeFileSync(target, printed);
+  console.log(`wrote ${target}`);
+}

@@ -1,0 +1,149 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExecutionArgs, GraphQLError, parse } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { ErrorCode } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Services } from '../services.js';
+import { connectionParamsAuthorization, GRAPHQL_PATH, type Yoga } from './yoga.js';
+
+/** RFC 6455 "going away": the server is shutting down and the client should reconnect elsewhere. */
+const GOING_AWAY = 1001;
+
+type SocketExtra = {
+  request: IncomingMessage;
+  aborts?: Map<string, AbortController>;
+};
+
+export interface HttpServer {
+  server: Server;
+  listen(port: number, host: string): Promise<AddressInfo>;
+  /** Turns /readyz false so load balancers stop sending new work, before close() is called. */
+  markDraining(): void;
+  close(): Promise<void>;
+}
+
+interface Routes {
+  yoga: Yoga;
+  services: Services;
+  logger: Logger;
+}
+
+export function createHttpServer({ yoga, services, logger }: Routes): HttpServer {
+  let draining = false;
+  const maxBytes = services.config.MAX_REQUEST_BYTES;
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      if (draining) return json(res, 503, { status: 'draining' });
+      services.database.ping().then(
+        () => json(res, 200, { status: 'ready' }),
+        (error: unknown) => {
+          logger.warn({ err: error }, 'readiness check failed');
+          json(res, 503, { status: 'database unavailable' });
+        },
+      );
+      return;
+    }
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes) {
+      return json(res, 413, {
+        errors: [
+          {
+            message: `Request body is larger than ${maxBytes} bytes (MAX_REQUEST_BYTES)`,
+            extensions: { code: ErrorCode.BAD_USER_INPUT },
+          },
+        ],
+      });
+    }
+    return yoga.handle(req, res);
+  });
+
+  const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: maxBytes });
+  useServer<Record<string, unknown> | undefined, SocketExtra>(
+    {
+      // Rejecting a bad key at connection time closes with 4403 before any operation is attempted.
+      onConnect: async (ctx) => {
+        try {
+          await services.authenticator.authenticate(connectionParamsAuthorization(ctx.connectionParams));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+      onSubscribe: async (ctx, id, payload) => {
+        const controller = new AbortController();
+        ctx.extra.aborts ??= new Map();
+        ctx.extra.aborts.set(id, controller);
+        const enveloped = yoga.getEnveloped({
+          req: ctx.extra.request,
+          connectionParams: ctx.connectionParams,
+          signal: controller.signal,
+        });
+        const document = parseOrErrors(enveloped.parse, payload.query);
+        if (Array.isArray(document)) return document;
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        const args: ExecutionArgs = {
+          schema: enveloped.schema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+        return args;
+      },
+      // Completion covers the client's `complete` message, the end of the stream and a closed socket.
+      onComplete: (ctx, id) => {
+        ctx.extra.aborts?.get(id)?.abort();
+        ctx.extra.aborts?.delete(id);
+      },
+      onClose: (ctx) => {
+        for (const controller of ctx.extra.aborts?.values() ?? []) controller.abort();
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    server,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve(server.address() as AddressInfo));
+      }),
+    markDraining: () => {
+      draining = true;
+    },
+    close: async () => {
+      draining = true;
+      for (const client of wsServer.clients) client.close(GOING_AWAY, 'Server shutting down');
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+/** Yoga's enveloped execute/subscribe, carried to graphql-ws through rootValue as Yoga's guide does. */
+type EnvelopedRoot = Pick<ReturnType<Yoga['getEnveloped']>, 'execute' | 'subscribe'>;
+
+function parseOrErrors(parseDocument: typeof parse, query: string) {
+  try {
+    return parseDocument(query);
+  } catch (error) {
+    return [error as GraphQLError];
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import type { GraphQLSchema } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from '../observability/logger.js';
+import type { Context } from '../schema/builder.js';
+import type { Services } from '../services.js';
+import { createLoaders } from '../storage/loaders.js';
+
+/** What the transport hands Yoga: node's request for HTTP, or the graphql-ws connection for WebSockets. */
+export interface ServerContext {
+  req?: IncomingMessage;
+  connectionParams?: Readonly<Record<string, unknown>>;
+  signal?: AbortSignal;
+}
+
+export type Yoga = YogaServerInstance<ServerContext, Context>;
+
+export const GRAPHQL_PATH = '/graphql';
+
+export function createYogaServer(schema: GraphQLSchema, services: Services, logger: Logger): Yoga {
+  const { config } = services;
+  return createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    graphiql: { title: 'agent-platform', subscriptionsProtocol: 'WS' },
+    logging: {
+      debug: (...args) => logger.debug(yogaLogEntry(args)),
+      info: (...args) => logger.info(yogaLogEntry(args)),
+      warn: (...args) => logger.warn(yogaLogEntry(args)),
+      error: (...args) => logger.error(yogaLogEntry(args)),
+    },
+    plugins: [
+      EnvelopArmorPlugin({
+        maxDepth: { n: config.GRAPHQL_MAX_DEPTH },
+        maxAliases: { n: config.GRAPHQL_MAX_ALIASES },
+        maxTokens: { n: config.GRAPHQL_MAX_TOKENS },
+        costLimit: { maxCost: config.GRAPHQL_MAX_COST },
+      }),
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+    ],
+    context: async (initial): Promise<Context> => {
+      const authorization =
+        initial.request?.headers.get('authorization') ??
+        connectionParamsAuthorization(initial.connectionParams);
+      const principal = await services.authenticator.authenticate(authorization);
+      return {
+        principal,
+        services,
+        loaders: createLoaders(services.database.db, principal?.id ?? null),
+        requestId: initial.request?.headers.get('x-request-id') ?? randomUUID(),
+        signal: initial.signal ?? initial.request?.signal ?? new AbortController().signal,
+      };
+    },
+  });
+}
+
+/** graphql-ws clients put the key in connectionParams, as `authorization: "Bearer …"` or `apiKey: "…"`. */
+export function connectionParamsAuthorization(params: Readonly<Record<string, unknown>> | undefined) {
+  if (!params) return null;
+  const { authorization, Authorization, apiKey } = params;
+  const header = authorization ?? Authorization;
+  if (typeof header === 'string') return header;
+  if (typeof apiKey === 'string') return `Bearer ${apiKey}`;
+  return null;
+}
+
+/** Yoga logs console-style argument lists; pino wants one object with the error under `err`. */
+function yogaLogEntry(args: unknown[]) {
+  const err = args.find((arg) => arg instanceof Error);
+  const msg = args.filter((arg) => typeof arg === 'string').join(' ');
+  return err ? { err, msg } : { msg, details: args.filter((arg) => typeof arg !== 'string') };
+}

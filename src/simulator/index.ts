@@ -1,0 +1,11 @@
+export { SimulatorClient } from './client.js';
+export { createSimulator, Simulator } from './server.js';
+export {
+  type Fault,
+  faultSchema,
+  type Latency,
+  type SimulatedRequest,
+  type SimulatedRequestStatus,
+  type SimulatorEvent,
+  type SimulatorOptions,
+} from './types.js';

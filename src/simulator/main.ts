@@ -1,0 +1,29 @@
+import { createSimulator } from './index.js';
+
+// This entry point runs the simulator on its own (`npm run simulator`), so it reads its own environment.
+function numberFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${name} must be a non-negative number, got '${raw}'`);
+  return value;
+}
+
+const simulator = await createSimulator({
+  port: numberFromEnv('SIMULATOR_PORT') ?? 4010,
+  host: process.env.SIMULATOR_HOST || '127.0.0.1',
+  firstTokenMs: numberFromEnv('SIMULATOR_FIRST_TOKEN_MS'),
+  chunkDelayMs: numberFromEnv('SIMULATOR_CHUNK_DELAY_MS'),
+  replyWords: numberFromEnv('SIMULATOR_REPLY_WORDS'),
+});
+console.log(`OpenAI simulator listening on ${simulator.url}`);
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    simulator.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}

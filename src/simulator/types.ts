@@ -1,0 +1,67 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+import type { ModelTable } from '../tokens/index.js';
+
+export const faultSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('rate_limit'),
+    retryAfterSeconds: z.number().nonnegative().optional(),
+    retryAfterMs: z.number().nonnegative().optional(),
+  }),
+  z.object({ type: z.literal('server_error'), status: z.number().int().min(500).max(599).optional() }),
+  z.object({ type: z.literal('bad_request'), message: z.string().optional() }),
+  /** Accept the request and send nothing for `ms` (then answer normally), or until the client gives up. */
+  z.object({ type: z.literal('stall'), ms: z.number().nonnegative().optional() }),
+  /** Streams: send the role chunk and `afterChunks` content chunks, then destroy the socket. JSON: no response. */
+  z.object({ type: z.literal('disconnect'), afterChunks: z.number().int().nonnegative() }),
+  /** The first tool call of the response carries this raw arguments string (e.g. malformed JSON). */
+  z.object({ type: z.literal('tool_arguments'), arguments: z.string() }),
+]);
+
+export type Fault = z.infer<typeof faultSchema>;
+
+export const latencySchema = z.object({
+  firstTokenMs: z.number().nonnegative().optional(),
+  chunkDelayMs: z.number().nonnegative().optional(),
+});
+
+export type Latency = z.infer<typeof latencySchema>;
+
+export interface SimulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  /** Delay before the first content chunk (for JSON responses: before the body). */
+  firstTokenMs?: number;
+  /** Delay between content chunks (JSON responses wait the same total). */
+  chunkDelayMs?: number;
+  /** Plain replies become exactly this many words derived from the prompt, one chunk per word. */
+  replyWords?: number;
+  models?: ModelTable;
+  /** Sends `x-ratelimit-*` headers computed over a 60 s window with these limits. */
+  rateLimitHeaders?: { requests: number; tokens: number };
+  /** Oldest log entries are dropped beyond this many (default 10 000) so long benchmarks stay bounded. */
+  requestLogLimit?: number;
+}
+
+export type SimulatedRequestStatus = 'running' | 'completed' | 'aborted' | 'failed';
+
+export interface SimulatedRequest {
+  /** The completion id (`chatcmpl-...`), also for requests that were rejected. */
+  id: string;
+  /** Parsed JSON body; `{}` when the body was not a JSON object. */
+  body: Record<string, unknown>;
+  bodyBytes: number;
+  stream: boolean;
+  startedAt: number;
+  finishedAt?: number;
+  status: SimulatedRequestStatus;
+  /** HTTP status sent, once known. */
+  httpStatus?: number;
+  /** SSE `data:` chunks written (role, content, tool-call, final and usage chunks; not `[DONE]`). */
+  chunksSent: number;
+  headers: IncomingHttpHeaders;
+  fault?: Fault;
+}
+
+export type SimulatorEvent = 'request' | 'completed' | 'aborted' | 'failed';

@@ -1,0 +1,116 @@
+import DataLoader from 'dataloader';
+import { and, asc, desc, getTableColumns, gt, inArray, lt, sql } from 'drizzle-orm';
+import type { Db } from './db.js';
+import {
+  type CompletionRow,
+  type ConversationRow,
+  completions,
+  conversations,
+  type MessageRow,
+  messages,
+} from './schema.js';
+
+/** A page of one conversation's messages, in the shape resolveCursorConnection asks for. */
+export interface MessagePageKey {
+  conversationId: string;
+  afterSeq: number | null;
+  beforeSeq: number | null;
+  limit: number;
+  /** True for `last`/`before` paging: rows come newest first. */
+  inverted: boolean;
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+/**
+ * One loader set per request: every fan-out (conversations of a list, their messages, completions) becomes
+ * one SQL statement per distinct page shape instead of one per parent.
+ */
+export function createLoaders(db: Db, ownerId: string | null) {
+  const owned = <T extends { ownerId: string }>(row: T | undefined) =>
+    row && (ownerId === null || row.ownerId === ownerId) ? row : null;
+
+  const conversationById = new DataLoader<string, ConversationRow | null>(async (ids) => {
+    const rows = await db
+      .select()
+      .from(conversations)
+      .where(inArray(conversations.id, [...ids]));
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => owned(byId.get(id)));
+  });
+
+  const completionById = new DataLoader<string, CompletionRow | null>(async (ids) => {
+    const rows = await db
+      .select()
+      .from(completions)
+      .where(inArray(completions.id, [...ids]));
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => owned(byId.get(id)));
+  });
+
+  const messageById = new DataLoader<string, MessageRow | null>(async (ids) => {
+    const rows = await db
+      .select()
+      .from(messages)
+      .where(inArray(messages.id, [...ids]));
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+
+  const messagePage = new DataLoader<MessagePageKey, MessageRow[], string>(
+    async (keys) => {
+      const groups = new Map<string, MessagePageKey[]>();
+      for (const key of keys) {
+        const shape = `${key.afterSeq}|${key.beforeSeq}|${key.limit}|${key.inverted}`;
+        groups.set(shape, [...(groups.get(shape) ?? []), key]);
+      }
+      const pages = new Map<string, MessageRow[]>();
+      await Promise.all(
+        [...groups.values()].map(async (group) => {
+          const byConversation = new Map<string, MessageRow[]>();
+          for (const row of await selectPages(db, group)) {
+            byConversation.set(row.conversationId, [...(byConversation.get(row.conversationId) ?? []), row]);
+          }
+          for (const key of group) pages.set(pageKey(key), byConversation.get(key.conversationId) ?? []);
+        }),
+      );
+      return keys.map((key) => pages.get(pageKey(key)) ?? []);
+    },
+    { cacheKeyFn: pageKey },
+  );
+
+  return { conversationById, completionById, messageById, messagePage };
+}
+
+const pageKey = (key: MessagePageKey) =>
+  `${key.conversationId}|${key.afterSeq}|${key.beforeSeq}|${key.limit}|${key.inverted}`;
+
+/** The first `limit` messages of each conversation after/before a seq, in one statement (row_number window). */
+async function selectPages(db: Db, group: MessagePageKey[]): Promise<MessageRow[]> {
+  const [shape] = group;
+  if (!shape) return [];
+  const conversationIds = group.map((key) => key.conversationId);
+  const order = shape.inverted ? desc(messages.seq) : asc(messages.seq);
+  const ranked = db
+    .select({
+      ...getTableColumns(messages),
+      rank: sql<number>`row_number() over (partition by ${messages.conversationId} order by ${order})`.as(
+        'rank',
+      ),
+    })
+    .from(messages)
+    .where(
+      and(
+        inArray(messages.conversationId, conversationIds),
+        shape.afterSeq === null ? undefined : gt(messages.seq, shape.afterSeq),
+        shape.beforeSeq === null ? undefined : lt(messages.seq, shape.beforeSeq),
+      ),
+    )
+    .as('ranked');
+  const rows = await db
+    .select()
+    .from(ranked)
+    .where(sql`${ranked.rank} <= ${shape.limit}`)
+    .orderBy(ranked.conversationId, shape.inverted ? desc(ranked.seq) : asc(ranked.seq));
+  return rows.map(({ rank: _rank, ...row }) => row);
+}
