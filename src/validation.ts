@@ -11,6 +11,8 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, prefi
 }
 
 /** Drops null and undefined entries, so optional GraphQL inputs never override defaults with "nothing". */
-export function withoutNullish<T extends Record<string, unknown>>(value: T): { [K in keyof T]?: NonNullable<T[K]> } {
+export function withoutNullish<T extends Record<string, unknown>>(
+  value: T,
+): { [K in keyof T]?: NonNullable<T[K]> } {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry != null)) as never;
 }

@@ -56,11 +56,12 @@ function labeledValue(text: string, name: string, schema: Record<string, unknown
     .replace(/[_-]+/g, ' ')
     .toLowerCase();
   const label = [...new Set([name, spaced])].map((l) => escapeRegExp(l).replace(/ /g, '[\\s_-]+')).join('|');
-  // A value runs to a comma, semicolon, newline, sentence end, or the next `word:` label.
+  // A value runs to a comma (other than a thousands separator), semicolon, newline, sentence end, or the next
+  // `word:` label.
   const pattern = new RegExp(
     `(?:^|[^\\w])(?:${label})\\s*[:=]\\s*` +
-      `("[^"]*"|'[^']*'|\\[[^\\]]*\\]|\\{[^}]*\\}|[^,;\\n]*?)` +
-      '(?=\\s*(?:[,;\\n]|\\.\\s|\\.$|$|\\s+[A-Za-z_]\\w*\\s*[:=]))',
+      `("[^"]*"|'[^']*'|\\[[^\\]]*\\]|\\{[^}]*\\}|(?:[^,;\\n]|,(?=\\d{3}))*?)` +
+      '(?=\\s*(?:,(?!\\d{3})|[;\\n]|\\.\\s|\\.$|$|\\s+[A-Za-z_]\\w*\\s*[:=]))',
     'i',
   );
   const match = pattern.exec(text);

@@ -35,13 +35,17 @@ describe('simulator chat completions', () => {
 
   it('streams the same text as the JSON response', async () => {
     const completion = await ctx.client.chat.completions.create({ model: 'gpt-4o', messages });
-    const chunks = await collect(await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }));
+    const chunks = await collect(
+      await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }),
+    );
     const streamed = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
     expect(streamed).toBe(completion.choices[0]?.message.content);
   });
 
   it('streams a role chunk, several content chunks and a final chunk with finish_reason', async () => {
-    const chunks = await collect(await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }));
+    const chunks = await collect(
+      await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }),
+    );
     expect(chunks[0]?.object).toBe('chat.completion.chunk');
     expect(chunks[0]?.choices[0]?.delta).toEqual({ role: 'assistant', content: '' });
     const content = chunks.filter((chunk) => chunk.choices[0]?.delta.content);
@@ -70,7 +74,9 @@ describe('simulator chat completions', () => {
   });
 
   it('sends no usage chunk unless include_usage is set', async () => {
-    const chunks = await collect(await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }));
+    const chunks = await collect(
+      await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }),
+    );
     expect(chunks.every((chunk) => chunk.choices.length === 1 && !chunk.usage)).toBe(true);
   });
 
@@ -97,7 +103,12 @@ describe('simulator chat completions', () => {
 
   it('honours max_completion_tokens in streams too', async () => {
     const chunks = await collect(
-      await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, max_completion_tokens: 2, stream: true }),
+      await ctx.client.chat.completions.create({
+        model: 'gpt-4o',
+        messages,
+        max_completion_tokens: 2,
+        stream: true,
+      }),
     );
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('length');
   });
@@ -122,7 +133,9 @@ describe('simulator with replyWords', () => {
   const ctx = useSimulator({ replyWords: 50 });
 
   it('replies with exactly that many words, one chunk each', async () => {
-    const chunks = await collect(await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }));
+    const chunks = await collect(
+      await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }),
+    );
     const content = chunks.map((chunk) => chunk.choices[0]?.delta.content).filter(Boolean);
     expect(content).toHaveLength(50);
     expect(content.join('').split(' ')).toHaveLength(50);

@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { type APIError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { describe, expect, it } from 'vitest';
 import { createSimulator } from '../../src/simulator/index.js';
@@ -24,21 +24,21 @@ describe('simulator faults', () => {
     ctx.sim.injectFault({ type: 'server_error' });
     const error = await ctx.client.chat.completions.create(request).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
-    expect((error as OpenAI.APIError).status).toBe(500);
+    expect((error as APIError).status).toBe(500);
   });
 
   it('answers a server_error fault with the given 5xx status', async () => {
     ctx.sim.injectFault({ type: 'server_error', status: 503 });
     const error = await ctx.client.chat.completions.create(request).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
-    expect((error as OpenAI.APIError).status).toBe(503);
+    expect((error as APIError).status).toBe(503);
   });
 
   it('answers a bad_request fault with 400 and its message', async () => {
     ctx.sim.injectFault({ type: 'bad_request', message: 'Nope, not today.' });
     const error = await ctx.client.chat.completions.create(request).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((error as OpenAI.APIError).message).toContain('Nope, not today.');
+    expect((error as APIError).message).toContain('Nope, not today.');
   });
 
   it('consumes one queued fault per request, in order', async () => {
@@ -47,9 +47,14 @@ describe('simulator faults', () => {
     const outcome = () =>
       ctx.client.chat.completions.create(request).then(
         () => 'ok',
-        (e: OpenAI.APIError) => e.status,
+        (e: APIError) => e.status,
       );
-    expect([await outcome(), await outcome(), await outcome(), await outcome()]).toEqual([500, 500, 400, 'ok']);
+    expect([await outcome(), await outcome(), await outcome(), await outcome()]).toEqual([
+      500,
+      500,
+      400,
+      'ok',
+    ]);
   });
 
   it('drops queued faults on clearFaults', async () => {
@@ -79,7 +84,9 @@ describe('simulator faults', () => {
 
   it('drops the connection without a response on a disconnect fault for a JSON request', async () => {
     ctx.sim.injectFault({ type: 'disconnect', afterChunks: 0 });
-    await expect(ctx.client.chat.completions.create(request)).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    await expect(ctx.client.chat.completions.create(request)).rejects.toBeInstanceOf(
+      OpenAI.APIConnectionError,
+    );
   });
 
   it('keeps a stalled request open until the client aborts, then marks it aborted', async () => {
@@ -115,11 +122,7 @@ describe('simulator faults', () => {
     const events: string[] = [];
     const abortedEvent = new Promise((resolve) => ctx.sim.on('aborted', resolve));
     ctx.sim.on('request', () => events.push('request'));
-    const controller = new AbortController();
-    const stream = await ctx.client.chat.completions.create(
-      { ...request, stream: true },
-      { signal: controller.signal },
-    );
+    const stream = await ctx.client.chat.completions.create({ ...request, stream: true });
     stream.controller.abort();
     await abortedEvent;
     expect(events).toEqual(['request']);

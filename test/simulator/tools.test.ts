@@ -25,7 +25,11 @@ describe('simulator tool calls', () => {
     expect(completion.choices[0]?.finish_reason).toBe('tool_calls');
     expect(completion.choices[0]?.message.content).toBeNull();
     expect(callsOf(completion)).toEqual([
-      { id: expect.stringMatching(/^call_/), name: 'process_transaction', arguments: { amount: 100, merchant: 'Amazon' } },
+      {
+        id: expect.stringMatching(/^call_/),
+        name: 'process_transaction',
+        arguments: { amount: 100, merchant: 'Amazon' },
+      },
     ]);
   });
 
@@ -52,7 +56,9 @@ describe('simulator tool calls', () => {
   it('calls every matching tool in parallel with distinct ids', async () => {
     const completion = await ctx.client.chat.completions.create({
       model: 'gpt-4o',
-      messages: [{ role: 'user', content: 'Process a $100 purchase from Amazon and tell me the weather in Berlin' }],
+      messages: [
+        { role: 'user', content: 'Process a $100 purchase from Amazon and tell me the weather in Berlin' },
+      ],
       tools: [purchaseTool, weatherTool],
     });
     const calls = callsOf(completion);
@@ -115,7 +121,9 @@ describe('simulator tool calls', () => {
       function: { name: 'process_transaction', arguments: '' },
     });
     expect(pieces.length).toBeGreaterThan(1);
-    expect(pieces.every((piece) => piece.index === 0 && piece.id === undefined && !piece.function?.name)).toBe(true);
+    expect(
+      pieces.every((piece) => piece.index === 0 && piece.id === undefined && !piece.function?.name),
+    ).toBe(true);
     expect(JSON.parse(pieces.map((piece) => piece.function?.arguments).join(''))).toEqual({
       amount: 100,
       merchant: 'Amazon',
@@ -127,15 +135,16 @@ describe('simulator tool calls', () => {
     const final = await ctx.client.chat.completions
       .stream({
         model: 'gpt-4o',
-        messages: [{ role: 'user', content: 'Process a $25.50 purchase from Best Buy, and the weather in Rome' }],
+        messages: [
+          { role: 'user', content: 'Process a $25.50 purchase from Best Buy, and the weather in Rome' },
+        ],
         tools: [purchaseTool, weatherTool],
       })
       .finalChatCompletion();
     const calls = final.choices[0]?.message.tool_calls ?? [];
-    expect(calls.map((call) => (call.type === 'function' ? JSON.parse(call.function.arguments) : null))).toEqual([
-      { amount: 25.5, merchant: 'Best Buy' },
-      { city: 'Rome' },
-    ]);
+    expect(
+      calls.map((call) => (call.type === 'function' ? JSON.parse(call.function.arguments) : null)),
+    ).toEqual([{ amount: 25.5, merchant: 'Best Buy' }, { city: 'Rome' }]);
   });
 
   it('answers tool results with a final reply naming each tool and its result', async () => {

@@ -58,11 +58,15 @@ describe('TokenCounter.countText', () => {
 describe('TokenCounter.countMessage', () => {
   it('adds 3 tokens per message plus the role and content tokens', () => {
     expect(counter.countMessage({ role: 'user', content: 'hello world' }, 'gpt-4o')).toBe(3 + 1 + 2);
-    expect(counter.countMessage({ role: 'system', content: 'You are a helpful assistant.' }, 'gpt-4o')).toBe(10);
+    expect(counter.countMessage({ role: 'system', content: 'You are a helpful assistant.' }, 'gpt-4o')).toBe(
+      10,
+    );
   });
 
   it('adds the name tokens plus one', () => {
-    expect(counter.countMessage({ role: 'user', content: 'hello world', name: 'alice' }, 'gpt-4o')).toBe(6 + 1 + 1);
+    expect(counter.countMessage({ role: 'user', content: 'hello world', name: 'alice' }, 'gpt-4o')).toBe(
+      6 + 1 + 1,
+    );
   });
 
   it('counts each tool call as 3 + name + arguments tokens', () => {
@@ -75,7 +79,11 @@ describe('TokenCounter.countMessage', () => {
   });
 
   it('does not count the tool_call_id of a tool message', () => {
-    const withId = { role: 'tool' as const, content: '{"city":"Paris"}', toolCallId: 'call_abcdefghijklmnop' };
+    const withId = {
+      role: 'tool' as const,
+      content: '{"city":"Paris"}',
+      toolCallId: 'call_abcdefghijklmnop',
+    };
     expect(counter.countMessage(withId, 'gpt-4o')).toBe(3 + 1 + 5);
   });
 });

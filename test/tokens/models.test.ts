@@ -69,7 +69,9 @@ describe('ModelTable', () => {
         outputUsdPerMillion: 0,
       }).success,
     ).toBe(true);
-    expect(modelInfoSchema.safeParse({ id: 'x', contextWindow: 1000, encoding: 'p50k_base' }).success).toBe(false);
+    expect(modelInfoSchema.safeParse({ id: 'x', contextWindow: 1000, encoding: 'p50k_base' }).success).toBe(
+      false,
+    );
   });
 });
 

@@ -1,0 +1,92 @@
+import { type App, createApp } from '../../src/app.js';
+import { type Env, loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createSimulator, type Simulator } from '../../src/simulator/index.js';
+import type { TypedDocumentString } from '../gql/graphql.js';
+
+export interface TestServer {
+  app: App;
+  simulator: Simulator;
+  url: string;
+  wsUrl: string;
+  /** Runs an operation over HTTP with fetch and returns the parsed GraphQL response. */
+  request<R, V>(
+    document: TypedDocumentString<R, V>,
+    variables?: V,
+    options?: RequestOptions,
+  ): Promise<GraphQLResponse<R>>;
+  /** Like request, but fails the test on any GraphQL error and returns `data`. */
+  data<R, V>(document: TypedDocumentString<R, V>, variables?: V, options?: RequestOptions): Promise<R>;
+  close(): Promise<void>;
+}
+
+export interface RequestOptions {
+  apiKey?: string;
+  headers?: Record<string, string>;
+}
+
+export interface GraphQLResponse<R> {
+  status: number;
+  data?: R | null;
+  errors?: { message: string; path?: string[]; extensions?: { code?: string; [key: string]: unknown } }[];
+}
+
+export interface TestServerOptions {
+  env?: Partial<Record<keyof Env, string>>;
+  /** A simulator to share between servers; otherwise one is started and closed with the server. */
+  simulator?: Simulator;
+  onQuery?: (sql: string) => void;
+}
+
+/** The real server on an ephemeral port, on an in-memory database, answering from a real simulator over HTTP. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const simulator = options.simulator ?? (await createSimulator());
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: 'memory://',
+    OPENAI_API_KEY: 'sk-test-upstream',
+    OPENAI_BASE_URL: simulator.url,
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const app = await createApp(config, { onQuery: options.onQuery, logger: createLogger(config.LOG_LEVEL) });
+  const address = await app.listen();
+  const url = `http://127.0.0.1:${address.port}/graphql`;
+
+  const request = async <R, V>(
+    document: TypedDocumentString<R, V>,
+    variables?: V,
+    opts: RequestOptions = {},
+  ) => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+        ...opts.headers,
+      },
+      body: JSON.stringify({ query: document.toString(), variables }),
+    });
+    const body = (await response.json()) as GraphQLResponse<R>;
+    return { ...body, status: response.status };
+  };
+
+  return {
+    app,
+    simulator,
+    url,
+    wsUrl: url.replace('http', 'ws'),
+    request,
+    data: async (document, variables, opts) => {
+      const response = await request(document, variables, opts);
+      if (response.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(response.errors)}`);
+      if (!response.data) throw new Error('GraphQL response without data');
+      return response.data;
+    },
+    close: async () => {
+      await app.close();
+      if (!options.simulator) await simulator.close();
+    },
+  };
+}
