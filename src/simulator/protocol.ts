@@ -269,6 +269,7 @@ function toMessageLike(message: ChatRequestMessage): ChatMessageLike {
     case 'tool':
       return { role: 'tool', content, toolCallId: message.tool_call_id };
     case 'developer':
+      // The platform's counter knows the four stored roles; developer messages are system messages for newer models.
       return { role: 'system', content, name: message.name };
     default:
       return { role: message.role, content, name: message.name };
