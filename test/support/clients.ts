@@ -50,7 +50,7 @@ function subscription<R>(start: (sink: Sink<R>) => () => void): Subscription<R> 
       settle();
     },
     error: (error) => {
-      failure = error instanceof Error ? error : new Error(JSON.stringify(error));
+      failure = asError(error);
       fail(failure);
       settle();
     },
@@ -121,4 +121,13 @@ export function sseClient(url: string, apiKey?: string) {
       ),
     close: () => client.dispose(),
   };
+}
+
+/** graphql-ws reports a closed socket as a CloseEvent; keep its code and reason on a real Error. */
+function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  const { code, reason } = (error ?? {}) as { code?: number; reason?: string };
+  if (code !== undefined)
+    return Object.assign(new Error(`socket closed ${code}: ${reason ?? ''}`), { code, reason });
+  return new Error(JSON.stringify(error));
 }

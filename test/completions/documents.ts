@@ -1,0 +1,73 @@
+import { graphql } from '../gql/index.js';
+
+export const SendMessage = graphql(`
+  mutation SendMessage($input: SendMessageInput!) {
+    sendMessage(input: $input) {
+      id
+      status
+      model
+      message { id role content status }
+      usage { promptTokens completionTokens totalTokens costUsd }
+      latencyMs
+      timeToFirstTokenMs
+    }
+  }
+`);
+
+export const StartCompletion = graphql(`
+  mutation StartCompletion($input: SendMessageInput!) {
+    startCompletion(input: $input) { id status }
+  }
+`);
+
+export const CancelCompletion = graphql(`
+  mutation CancelCompletion($id: ID!) {
+    cancelCompletion(id: $id) { id status message { content status } error { code } }
+  }
+`);
+
+export const CompletionById = graphql(`
+  query CompletionById($id: ID!) {
+    completion(id: $id) {
+      id
+      status
+      message { content status }
+      usage { promptTokens completionTokens totalTokens costUsd }
+      error { code message retryAfter }
+    }
+  }
+`);
+
+export const Chat = graphql(`
+  subscription Chat($input: SendMessageInput!) {
+    chat(input: $input) {
+      __typename
+      seq
+      completionId
+      ... on ContentDelta { text }
+      ... on CompletionDone { finishReason usage { promptTokens completionTokens } completion { id status message { content } } }
+      ... on CompletionFailed { error { code message retryAfter } completion { id status message { content status } } }
+    }
+  }
+`);
+
+export const CompletionEvents = graphql(`
+  subscription CompletionEvents($completionId: ID!, $afterSeq: Int) {
+    completionEvents(completionId: $completionId, afterSeq: $afterSeq) {
+      __typename
+      seq
+      completionId
+      ... on ContentDelta { text }
+      ... on CompletionDone { finishReason completion { id status message { content } } }
+      ... on CompletionFailed { error { code message } completion { id status message { content status } } }
+    }
+  }
+`);
+
+export const Messages = graphql(`
+  query Messages($id: ID!) {
+    conversation(id: $id) {
+      messages(last: 200) { edges { node { role content status } } }
+    }
+  }
+`);
