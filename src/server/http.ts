@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { ExecutionArgs, GraphQLError, parse } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -21,7 +22,8 @@ export interface HttpServer {
   listen(port: number, host: string): Promise<AddressInfo>;
   /** Turns /readyz false so load balancers stop sending new work, before close() is called. */
   markDraining(): void;
-  close(): Promise<void>;
+  /** Stops accepting, waits up to `settleMs` for open operations to end, then closes what is left. */
+  close(settleMs: number): Promise<void>;
 }
 
 interface Routes {
@@ -62,6 +64,7 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
   });
 
   const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: maxBytes });
+  const operations = new OperationCount();
   useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
       // Rejecting a bad key at connection time closes with 4403 before any operation is attempted.
@@ -79,6 +82,7 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
         const controller = new AbortController();
         ctx.extra.aborts ??= new Map();
         ctx.extra.aborts.set(id, controller);
+        operations.add();
         const enveloped = yoga.getEnveloped({
           req: ctx.extra.request,
           connectionParams: ctx.connectionParams,
@@ -100,11 +104,18 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
       },
       // Completion covers the client's `complete` message, the end of the stream and a closed socket.
       onComplete: (ctx, id) => {
-        ctx.extra.aborts?.get(id)?.abort();
+        const controller = ctx.extra.aborts?.get(id);
+        if (!controller) return;
+        controller.abort();
         ctx.extra.aborts?.delete(id);
+        operations.remove();
       },
       onClose: (ctx) => {
-        for (const controller of ctx.extra.aborts?.values() ?? []) controller.abort();
+        for (const controller of ctx.extra.aborts?.values() ?? []) {
+          controller.abort();
+          operations.remove();
+        }
+        ctx.extra.aborts?.clear();
       },
     },
     wsServer,
@@ -120,14 +131,17 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
     markDraining: () => {
       draining = true;
     },
-    close: async () => {
+    close: async (settleMs) => {
       draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      // Streams whose completion has ended still have their last events to deliver: let them finish.
+      await operations.idle(settleMs);
       for (const client of wsServer.clients) client.close(GOING_AWAY, 'Server shutting down');
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await Promise.race([closed, delay(settleMs)]);
+      server.closeAllConnections();
+      await closed;
     },
   };
 }
@@ -146,4 +160,24 @@ function parseOrErrors(parseDocument: typeof parse, query: string) {
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
+}
+
+/** Open graphql-ws operations, so shutdown can wait for the last events of finished streams to go out. */
+class OperationCount {
+  private open = 0;
+  private waiters: (() => void)[] = [];
+
+  add() {
+    this.open += 1;
+  }
+
+  remove() {
+    this.open -= 1;
+    if (this.open === 0) for (const resolve of this.waiters.splice(0)) resolve();
+  }
+
+  idle(timeoutMs: number): Promise<void> {
+    if (this.open === 0) return Promise.resolve();
+    return Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), delay(timeoutMs)]);
+  }
 }

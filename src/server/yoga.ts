@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
@@ -35,10 +36,10 @@ export function createYogaServer(schema: GraphQLSchema, services: Services, logg
     },
     plugins: [
       EnvelopArmorPlugin({
-        maxDepth: { n: config.GRAPHQL_MAX_DEPTH },
-        maxAliases: { n: config.GRAPHQL_MAX_ALIASES },
-        maxTokens: { n: config.GRAPHQL_MAX_TOKENS },
-        costLimit: { maxCost: config.GRAPHQL_MAX_COST },
+        maxDepth: { n: config.GRAPHQL_MAX_DEPTH, onReject: [tagRejection] },
+        maxAliases: { n: config.GRAPHQL_MAX_ALIASES, onReject: [tagRejection] },
+        maxTokens: { n: config.GRAPHQL_MAX_TOKENS, onReject: [tagRejection] },
+        costLimit: { maxCost: config.GRAPHQL_MAX_COST, onReject: [tagRejection] },
       }),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
     ],
@@ -73,4 +74,9 @@ function yogaLogEntry(args: unknown[]) {
   const err = args.find((arg) => arg instanceof Error);
   const msg = args.filter((arg) => typeof arg === 'string').join(' ');
   return err ? { err, msg } : { msg, details: args.filter((arg) => typeof arg !== 'string') };
+}
+
+/** graphql-armor's rejections carry no code; a limit exceeded is the client's input to fix. */
+function tagRejection(_context: unknown, error: GraphQLError) {
+  (error.extensions as Record<string, unknown>).code = ErrorCode.BAD_USER_INPUT;
 }

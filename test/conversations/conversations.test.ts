@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ListConversationsQuery } from '../gql/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestDatabase, postgresAvailable } from '../support/services.js';
 import {
@@ -119,7 +120,10 @@ for (const backend of backends) {
       const seen: string[] = [];
       let after: string | null = null;
       for (;;) {
-        const { conversations } = await server.data(ListConversations, { first: 2, after });
+        const { conversations }: ListConversationsQuery = await server.data(ListConversations, {
+          first: 2,
+          after,
+        });
         seen.push(...conversations.edges.map((edge) => edge.node.title ?? ''));
         if (!conversations.pageInfo.hasNextPage) break;
         after = conversations.pageInfo.endCursor ?? null;
