@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('runs in development mode without keys on loopback', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ HOST: '127.0.0.1', PORT: 4000, devMode: true, OPENAI_MODEL: 'gpt-4' });
+  });
+
+  it('refuses to listen on a public address without API keys', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/Refusing to listen on 0.0.0.0 without API keys/);
+  });
+
+  it('accepts a public address with API keys, parsing principals and scopes', () => {
+    const config = loadConfig({ HOST: '0.0.0.0', API_KEYS: 'alice:sk-alice-123456:admin,bob:sk-bob-654321' });
+    expect(config.devMode).toBe(false);
+    expect(config.API_KEYS).toEqual([
+      { principal: 'alice', key: 'sk-alice-123456', scopes: ['admin'] },
+      { principal: 'bob', key: 'sk-bob-654321', scopes: [] },
+    ]);
+  });
+
+  it('names the variable that is wrong', () => {
+    expect(() => loadConfig({ OPENAI_TEMPERATURE: '5' })).toThrow(ConfigError);
+    expect(() => loadConfig({ OPENAI_TEMPERATURE: '5' })).toThrow(/OPENAI_TEMPERATURE/);
+    expect(() => loadConfig({ API_KEYS: 'nokey' })).toThrow(/API_KEYS/);
+  });
+});
