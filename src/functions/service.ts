@@ -1,0 +1,299 @@
+import type { ChatCompletionTool, ChatCompletionToolChoiceOption } from 'openai/resources/chat/completions';
+import { z } from 'zod';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { FunctionDefinitionRow, FunctionExecutionRow } from '../storage/schema.js';
+import { parseInput } from '../validation.js';
+import type { ArgumentValidator } from './arguments.js';
+import type { ExecutionFilter, FunctionStats, FunctionStore } from './store.js';
+import type { WebhookCaller } from './webhook.js';
+
+export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+export interface FunctionContext {
+  ownerId: string;
+  /** Aborted on timeout or when the completion is cancelled. */
+  signal: AbortSignal;
+}
+
+/** A function whose handler is code, registered at start (the seed's `function_service.register_function`). */
+export interface BuiltinFunction {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+  handler: (args: Record<string, unknown>, context: FunctionContext) => Promise<unknown>;
+}
+
+export interface WebhookFunctionInput {
+  name: string;
+  description: string;
+  parameters?: unknown;
+  webhookUrl: string;
+}
+
+export interface ExecutionRequest {
+  ownerId: string;
+  functionName: string;
+  /** Undefined when the model called a function it was not offered. */
+  function: FunctionDefinitionRow | undefined;
+  /** JSON text as the model wrote it, or a value (executeFunction). */
+  arguments: unknown;
+  completionId?: string | null;
+  toolCallId?: string | null;
+  signal?: AbortSignal;
+}
+
+export type FunctionCallMode = 'auto' | 'none' | 'required';
+
+/** SendMessageInput.functionCall: a mode, or a function the model must call (the seed's `function_call`). */
+export interface FunctionCallChoice {
+  mode?: FunctionCallMode | null;
+  name?: string | null;
+}
+
+/** What a completion offers the model: the functions, as `tools`, and the `tool_choice` of its first request. */
+export interface ToolOffer {
+  functions: FunctionDefinitionRow[];
+  tools: ChatCompletionTool[];
+  toolChoice: ChatCompletionToolChoiceOption | undefined;
+}
+
+export interface ToolCall {
+  id: string;
+  functionName: string;
+  arguments: string;
+}
+
+type Outcome = Pick<FunctionExecutionRow, 'arguments' | 'result' | 'error' | 'status'>;
+
+const webhookInputSchema = z.object({
+  name: z.string().regex(FUNCTION_NAME, 'must match ^[a-zA-Z0-9_-]{1,64}$'),
+  description: z.string().trim().min(1, 'must not be empty').max(1024),
+  parameters: z.unknown(),
+  webhookUrl: z.string().max(2048),
+});
+
+/**
+ * The function registry and its one executor. Definitions live in the database (so every instance sees the same
+ * registry and enabled flags); built-in handlers live in this object, registered by app.ts at start. Every call,
+ * from the model or from `executeFunction`, goes through `execute`: arguments parsed and validated, a timeout,
+ * a bounded JSON result, and a stored execution row. A failing function is a FAILED row, never a thrown error.
+ */
+export class FunctionService {
+  private readonly builtins = new Map<string, BuiltinFunction>();
+
+  constructor(
+    private readonly deps: {
+      store: FunctionStore;
+      validator: ArgumentValidator;
+      webhooks: WebhookCaller;
+      timeoutMs: number;
+      maxResultBytes: number;
+      logger: Logger;
+      metrics: Metrics;
+    },
+  ) {}
+
+  async registerBuiltin(definition: BuiltinFunction): Promise<FunctionDefinitionRow> {
+    const problem = FUNCTION_NAME.test(definition.name)
+      ? this.deps.validator.schemaProblem(definition.parameters)
+      : 'invalid name';
+    if (problem) throw new Error(`built-in function ${definition.name}: ${problem}`);
+    this.builtins.set(definition.name, definition);
+    const { handler: _handler, ...row } = definition;
+    return this.deps.store.upsertDefinition({ ...row, kind: 'builtin', webhookUrl: null, ownerId: null });
+  }
+
+  /** Registers or replaces a webhook function; built-in names are taken. */
+  async registerWebhook(ownerId: string, input: WebhookFunctionInput): Promise<FunctionDefinitionRow> {
+    const { name, description, parameters, webhookUrl } = parseInput(webhookInputSchema, input);
+    const problem = this.deps.validator.schemaProblem(parameters);
+    if (problem) throw badInput('input.parameters', problem);
+    const url = this.deps.webhooks.allowedUrl(webhookUrl, 'input.webhookUrl');
+    const existing = await this.deps.store.definition(name);
+    if (existing?.kind === 'builtin') throw badInput('input.name', `${name} is a built-in function`);
+    return this.deps.store.upsertDefinition({
+      name,
+      description,
+      parameters: parameters as Record<string, unknown>,
+      kind: 'webhook',
+      webhookUrl: url,
+      ownerId,
+    });
+  }
+
+  async setEnabled(name: string, enabled: boolean): Promise<FunctionDefinitionRow> {
+    const row = await this.deps.store.setEnabled(name, enabled);
+    if (!row) throw notFound('Function', name);
+    return row;
+  }
+
+  list(): Promise<FunctionDefinitionRow[]> {
+    return this.deps.store.definitions();
+  }
+
+  async get(name: string): Promise<FunctionDefinitionRow> {
+    const row = await this.deps.store.definition(name);
+    if (!row) throw notFound('Function', name);
+    return row;
+  }
+
+  /** The definitions of the named functions, in order, or BAD_USER_INPUT when one is unknown or disabled. */
+  async offer(names: readonly string[], field: string): Promise<FunctionDefinitionRow[]> {
+    // Most completions offer no functions: skip the `where false` round trip to the database (bench profile).
+    if (names.length === 0) return [];
+    const rows = new Map((await this.deps.store.definitions(names)).map((row) => [row.name, row]));
+    return names.map((name) => {
+      const row = rows.get(name);
+      if (!row) throw badInput(field, `unknown function ${JSON.stringify(name)}`);
+      if (!row.enabled) throw badInput(field, `function ${JSON.stringify(name)} is disabled`);
+      return row;
+    });
+  }
+
+  /** Resolves SendMessageInput.functions and .functionCall, refusing unknown or disabled functions. */
+  async offerTools(
+    names: readonly string[],
+    choice: FunctionCallChoice | null | undefined,
+  ): Promise<ToolOffer> {
+    const functions = await this.offer(names, 'input.functions');
+    const tools = functions.map(
+      (definition): ChatCompletionTool => ({
+        type: 'function',
+        function: {
+          name: definition.name,
+          description: definition.description,
+          parameters: definition.parameters,
+        },
+      }),
+    );
+    if (choice?.name != null) {
+      if (!names.includes(choice.name))
+        throw badInput('input.functionCall.name', `${choice.name} is not one of input.functions`);
+      if (choice.mode === 'none') throw badInput('input.functionCall.mode', 'NONE cannot force a function');
+      return { functions, tools, toolChoice: { type: 'function', function: { name: choice.name } } };
+    }
+    if (choice?.mode && functions.length === 0)
+      throw badInput('input.functionCall', 'needs input.functions to choose from');
+    return { functions, tools, toolChoice: functions.length > 0 ? (choice?.mode ?? 'auto') : undefined };
+  }
+
+  /** Runs one of the model's tool calls; a function that was not offered gives a FAILED execution. */
+  executeToolCall(
+    ownerId: string,
+    offer: ToolOffer,
+    call: ToolCall,
+    completionId: string,
+    signal: AbortSignal,
+  ): Promise<FunctionExecutionRow> {
+    return this.execute({
+      ownerId,
+      functionName: call.functionName,
+      function: offer.functions.find((definition) => definition.name === call.functionName),
+      arguments: call.arguments,
+      completionId,
+      toolCallId: call.id,
+      signal,
+    });
+  }
+
+  /** executeFunction: a direct call by name, refused like an offer when the function is unknown or disabled. */
+  async executeByName(
+    ownerId: string,
+    name: string,
+    args: unknown,
+    signal: AbortSignal,
+  ): Promise<FunctionExecutionRow> {
+    const [definition] = await this.offer([name], 'input.name');
+    return this.execute({ ownerId, functionName: name, function: definition, arguments: args, signal });
+  }
+
+  async execute(request: ExecutionRequest): Promise<FunctionExecutionRow> {
+    const createdAt = new Date();
+    const started = performance.now();
+    const outcome = await this.outcome(request);
+    const execution = await this.deps.store.insertExecution({
+      ...outcome,
+      ownerId: request.ownerId,
+      completionId: request.completionId ?? null,
+      toolCallId: request.toolCallId ?? null,
+      functionName: request.functionName,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      createdAt,
+    });
+    this.deps.metrics.functionExecuted(execution.functionName, execution.status, execution.durationMs);
+    return execution;
+  }
+
+  stats(names: readonly string[]): Promise<Map<string, FunctionStats>> {
+    return this.deps.store.stats(names);
+  }
+
+  executions(ownerId: string, filter: ExecutionFilter): Promise<FunctionExecutionRow[]> {
+    return this.deps.store.executions(ownerId, filter);
+  }
+
+  private async outcome(request: ExecutionRequest): Promise<Outcome> {
+    const { function: definition, ownerId } = request;
+    if (!definition)
+      return {
+        arguments: request.arguments,
+        result: null,
+        error: `${request.functionName} is not one of the offered functions`,
+        status: 'failed',
+      };
+    const checked = this.deps.validator.check(request.arguments, definition.parameters);
+    if (!checked.ok)
+      return { arguments: checked.received, result: null, error: checked.error, status: 'failed' };
+    const timeout = AbortSignal.timeout(this.deps.timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    const failed = (error: string): Outcome => ({
+      arguments: checked.value,
+      result: null,
+      error,
+      status: 'failed',
+    });
+    try {
+      const value = await untilAborted(this.handle(definition, checked.value, { ownerId, signal }), signal);
+      const text = JSON.stringify(value ?? null);
+      if (Buffer.byteLength(text) > this.deps.maxResultBytes)
+        return failed(`result exceeds ${this.deps.maxResultBytes} bytes`);
+      return { arguments: checked.value, result: JSON.parse(text), error: null, status: 'succeeded' };
+    } catch (error) {
+      if (timeout.aborted) return failed(`timed out after ${this.deps.timeoutMs} ms`);
+      if (signal.aborted) return failed('cancelled');
+      if (error instanceof AppError) return failed(error.message);
+      this.deps.logger.error({ err: error, function: definition.name }, 'function failed');
+      return failed('the function failed unexpectedly');
+    }
+  }
+
+  private async handle(
+    definition: FunctionDefinitionRow,
+    args: Record<string, unknown>,
+    context: FunctionContext,
+  ): Promise<unknown> {
+    if (definition.kind === 'webhook' && definition.webhookUrl)
+      return this.deps.webhooks.call(definition.webhookUrl, args, context.signal);
+    const builtin = this.builtins.get(definition.name);
+    if (!builtin)
+      throw new AppError(ErrorCode.FUNCTION_FAILED, `${definition.name} has no handler on this instance`);
+    return builtin.handler(args, context);
+  }
+}
+
+/** Settles with `work`, or rejects when `signal` aborts first: the timeout holds even for a handler that ignores it. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** The `tool` message content for an execution: its JSON result, or `{"error": …}` so the model can react. */
+export function toolMessageContent(execution: FunctionExecutionRow): string {
+  return JSON.stringify(execution.status === 'succeeded' ? execution.result : { error: execution.error });
+}

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../storage/db.js';
+import {
+  type FunctionDefinitionRow,
+  type FunctionExecutionRow,
+  functionDefinitions,
+  functionExecutions,
+} from '../storage/schema.js';
+
+export type NewFunctionDefinition = Pick<
+  FunctionDefinitionRow,
+  'name' | 'kind' | 'description' | 'parameters' | 'webhookUrl' | 'ownerId'
+>;
+export type NewFunctionExecution = Omit<FunctionExecutionRow, 'id'>;
+
+/** Every given list narrows the selection; the owner always does. */
+export interface ExecutionFilter {
+  ids?: readonly string[];
+  completionIds?: readonly string[];
+  toolCallIds?: readonly string[];
+}
+
+export interface FunctionStats {
+  calls: number;
+  successes: number;
+  failures: number;
+  avgDurationMs: number | null;
+  p95DurationMs: number | null;
+}
+
+/** The registry's rows (deployment-wide, not per owner) and every execution (per owner). */
+export class FunctionStore {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts or replaces a definition; the enabled flag survives a re-registration. */
+  async upsertDefinition(definition: NewFunctionDefinition): Promise<FunctionDefinitionRow> {
+    const { name: _name, ...changes } = definition;
+    const [row] = await this.db
+      .insert(functionDefinitions)
+      .values(definition)
+      .onConflictDoUpdate({ target: functionDefinitions.name, set: { ...changes, updatedAt: new Date() } })
+      .returning();
+    if (!row) throw new Error(`could not store function ${definition.name}`);
+    return row;
+  }
+
+  async definition(name: string): Promise<FunctionDefinitionRow | null> {
+    const [row] = await this.db.select().from(functionDefinitions).where(eq(functionDefinitions.name, name));
+    return row ?? null;
+  }
+
+  async definitions(names?: readonly string[]): Promise<FunctionDefinitionRow[]> {
+    return this.db
+      .select()
+      .from(functionDefinitions)
+      .where(names ? inArray(functionDefinitions.name, [...names]) : undefined)
+      .orderBy(asc(functionDefinitions.name));
+  }
+
+  async setEnabled(name: string, enabled: boolean): Promise<FunctionDefinitionRow | null> {
+    const [row] = await this.db
+      .update(functionDefinitions)
+      .set({ enabled, updatedAt: new Date() })
+      .where(eq(functionDefinitions.name, name))
+      .returning();
+    return row ?? null;
+  }
+
+  async insertExecution(execution: NewFunctionExecution): Promise<FunctionExecutionRow> {
+    const [row] = await this.db
+      .insert(functionExecutions)
+      .values({ id: randomUUID(), ...execution })
+      .returning();
+    if (!row) throw new Error('execution insert returned nothing');
+    return row;
+  }
+
+  async executions(ownerId: string, filter: ExecutionFilter): Promise<FunctionExecutionRow[]> {
+    return this.db
+      .select()
+      .from(functionExecutions)
+      .where(
+        and(
+          eq(functionExecutions.ownerId, ownerId),
+          filter.ids ? inArray(functionExecutions.id, [...filter.ids]) : undefined,
+          filter.completionIds
+            ? inArray(functionExecutions.completionId, [...filter.completionIds])
+            : undefined,
+          filter.toolCallIds ? inArray(functionExecutions.toolCallId, [...filter.toolCallIds]) : undefined,
+        ),
+      )
+      .orderBy(asc(functionExecutions.createdAt), asc(functionExecutions.id));
+  }
+
+  /** Stats over every execution of each function (all owners): one grouped statement for many names. */
+  async stats(names: readonly string[]): Promise<Map<string, FunctionStats>> {
+    const rows = await this.db
+      .select({
+        name: functionExecutions.functionName,
+        calls: count(),
+        successes: sql<number>`count(*) filter (where ${functionExecutions.status} = 'succeeded')`.mapWith(
+          Number,
+        ),
+        avgDurationMs: sql<number>`avg(${functionExecutions.durationMs})`.mapWith(Number),
+        p95DurationMs:
+          sql<number>`percentile_cont(0.95) within group (order by ${functionExecutions.durationMs})`.mapWith(
+            Number,
+          ),
+      })
+      .from(functionExecutions)
+      .where(inArray(functionExecutions.functionName, [...names]))
+      .groupBy(functionExecutions.functionName);
+    const byName = new Map(rows.map((row) => [row.name, row]));
+    return new Map(
+      names.map((name) => {
+        const row = byName.get(name);
+        return [
+          name,
+          row
+            ? { ...row, failures: row.calls - row.successes }
+            : { calls: 0, successes: 0, failures: 0, avgDurationMs: null, p95DurationMs: null },
+        ];
+      }),
+    );
+  }
+}
