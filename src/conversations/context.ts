@@ -1,0 +1,331 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { ChatRequest, OpenAIService } from '../completions/openai-service.js';
+import { AppError, ErrorCode } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Db } from '../storage/db.js';
+import { type ConversationRow, type MessageRow, messages } from '../storage/schema.js';
+import type { ModelTable, TokenCounter, ToolDefinitionLike } from '../tokens/index.js';
+import {
+  type ContextStrategy,
+  type ContextTotals,
+  type ConversationStore,
+  contextPosition,
+} from './store.js';
+
+/** Most tokens a summary may take; SUMMARIZE replaces a span large enough to leave this much room for it. */
+export const SUMMARY_MAX_TOKENS = 256;
+/** Below this much room a summary would say too little to be worth a model call: the span is dropped instead. */
+const SUMMARY_MIN_TOKENS = 32;
+/** Every summary starts with this line, so the model (and a reader) knows it stands for trimmed messages. */
+export const SUMMARY_PREFIX =
+  'Summary of earlier messages, written when they were trimmed from the context:\n';
+const SUMMARY_INSTRUCTION =
+  'Summarize the conversation excerpt below for your own later reference. Keep facts, decisions, names, ' +
+  'numbers, function results and open questions; be brief. Reply with the summary only.';
+/** Room left in the summarizer's own window for its instruction and reply priming. */
+const SUMMARY_PROMPT_SLACK = 256;
+/** The smallest window of positions the walk reads in one round trip; windows double from there. */
+const MIN_WALK_WINDOW = 32;
+
+export interface TrimResult {
+  conversation: ConversationRow;
+  /** Messages marked out of context, oldest first. */
+  removedIds: string[];
+  /** The SUMMARIZE note that now stands for them, if one was written. */
+  summary: MessageRow | null;
+  /** Conversation.tokenCount after the trim. */
+  tokenCount: number;
+}
+
+/** What an operation needs to call the model (SUMMARIZE): the caller's abort signal and logger. */
+export interface Caller {
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+interface ContextRow {
+  id: string;
+  seq: number;
+  position: number;
+  role: MessageRow['role'];
+  tokenCount: number;
+  summaryOfSeq: number | null;
+}
+
+/** A non-tool message with the tool results right after it: kept or dropped as one, as OpenAI requires. */
+interface Unit {
+  rows: ContextRow[];
+  tokens: number;
+  droppable: boolean;
+}
+
+/**
+ * Keeps a conversation's context within a token budget, summing the counts stored at write time.
+ *
+ * Trimming walks the in-context messages oldest first (an index keeps that O(dropped), not O(messages)) and
+ * marks whole units out of context until the budget holds. System messages and the newest user message are
+ * never dropped; a summary is an ordinary system-role row that is dropped or folded into the next summary
+ * like any other message.
+ */
+export class ContextManager {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      conversations: ConversationStore;
+      tokens: TokenCounter;
+      models: ModelTable;
+      openai: OpenAIService;
+    },
+  ) {}
+
+  /** The seed's `trim_messages(max_tokens)`: fits Conversation.tokenCount into `maxTokens`. */
+  async trimContext(
+    ownerId: string,
+    conversationId: string,
+    maxTokens: number,
+    strategy: ContextStrategy | null,
+    caller: Caller,
+  ): Promise<TrimResult> {
+    const conversation = await this.deps.conversations.get(ownerId, conversationId);
+    return this.trim(
+      conversation,
+      maxTokens,
+      strategy ?? conversation.contextStrategy,
+      caller,
+      `${maxTokens} tokens`,
+    );
+  }
+
+  /**
+   * Before an upstream request: prompt (stored counts) + tool definitions + maxTokens must fit the model's
+   * window, trimmed with the conversation's strategy; CONTEXT_TOO_LONG when even the kept messages cannot.
+   */
+  async fit(
+    conversation: ConversationRow,
+    request: Pick<ChatRequest, 'model' | 'maxTokens' | 'tools'>,
+    caller: Caller,
+  ): Promise<TrimResult> {
+    const { contextWindow } = this.deps.models.get(request.model);
+    const tools = (request.tools ?? []).flatMap((tool): ToolDefinitionLike[] =>
+      tool.type === 'function' ? [{ ...tool.function, parameters: tool.function.parameters ?? {} }] : [],
+    );
+    const toolTokens = this.deps.tokens.countTools(tools, request.model);
+    return this.trim(
+      conversation,
+      contextWindow - request.maxTokens - toolTokens,
+      conversation.contextStrategy,
+      caller,
+      `${request.model}'s ${contextWindow}-token window less maxTokens ${request.maxTokens}` +
+        (toolTokens ? ` and ${toolTokens} tokens of tool definitions` : ''),
+    );
+  }
+
+  /**
+   * The seed's `clear_messages_before(timestamp)`: deletes the messages written before `before`, except system
+   * messages. A unit goes as a whole when its first message is older, so no tool result outlives its call.
+   */
+  async clearMessagesBefore(ownerId: string, conversationId: string, before: Date): Promise<number> {
+    const conversation = await this.deps.conversations.get(ownerId, conversationId);
+    // In write order every tool result follows its call, so a row's unit head is the last non-tool row so far.
+    const deleted = await this.deps.db
+      .delete(messages)
+      .where(
+        sql`${messages.id} in (
+          select unit.id from (
+            select id, role, created_at,
+              max(case when role <> 'tool' then seq end) over (order by seq rows unbounded preceding) as head_seq
+            from messages where conversation_id = ${conversation.id}
+          ) unit
+          left join messages head on head.conversation_id = ${conversation.id} and head.seq = unit.head_seq
+          where coalesce(head.created_at, unit.created_at) < ${before.toISOString()}
+            and coalesce(head.role, unit.role) <> 'system'
+        )`,
+      )
+      .returning({ id: messages.id });
+    return deleted.length;
+  }
+
+  private async trim(
+    conversation: ConversationRow,
+    limit: number,
+    strategy: ContextStrategy,
+    caller: Caller,
+    limitDescription: string,
+  ): Promise<TrimResult> {
+    const totals = await this.deps.conversations.contextTotals(conversation.id);
+    const { tokenCount } = totals;
+    const excess = tokenCount - limit;
+    if (excess <= 0) return { conversation, removedIds: [], summary: null, tokenCount };
+    const tooLong = (dropped: number) =>
+      new AppError(
+        ErrorCode.CONTEXT_TOO_LONG,
+        `The context cannot fit in ${limitDescription}: its system messages and newest user message alone ` +
+          `take ${tokenCount - dropped} tokens. Shorten them or use a model with a larger window.`,
+      );
+
+    if (strategy === 'summarize') {
+      const overhead = this.deps.tokens.countMessage(
+        { role: 'system', content: SUMMARY_PREFIX },
+        conversation.model,
+      );
+      const span = await this.oldestUnits(conversation.id, totals, excess + overhead + SUMMARY_MAX_TOKENS);
+      if (span.tokens < excess) throw tooLong(span.tokens);
+      const room = Math.min(SUMMARY_MAX_TOKENS, span.tokens - excess - overhead);
+      // Rows come in context order, so the span begins at its first row.
+      const [first] = span.rows;
+      if (first && room >= SUMMARY_MIN_TOKENS) {
+        const text = await this.summarize(conversation, span.rows, room, caller);
+        const summary = await this.deps.conversations.replaceWithSummary(
+          conversation,
+          `${SUMMARY_PREFIX}${text}`,
+          first.position,
+          span.rows.map((row) => row.id),
+        );
+        return {
+          conversation,
+          removedIds: span.rows.map((row) => row.id),
+          summary,
+          tokenCount: tokenCount - span.tokens + summary.tokenCount,
+        };
+      }
+    }
+
+    const span = await this.oldestUnits(conversation.id, totals, excess);
+    if (span.tokens < excess) throw tooLong(span.tokens);
+    const removedIds = span.rows.map((row) => row.id);
+    await this.deps.conversations.markOutOfContext(removedIds);
+    return { conversation, removedIds, summary: null, tokenCount: tokenCount - span.tokens };
+  }
+
+  /**
+   * The oldest droppable units, whole, until they add up to `target` tokens (or all droppable ones, when they
+   * cannot). Droppable: anything but a system message that is not a summary and the newest user message.
+   */
+  private async oldestUnits(
+    conversationId: string,
+    totals: ContextTotals,
+    target: number,
+  ): Promise<{ rows: ContextRow[]; tokens: number }> {
+    const rows: ContextRow[] = [];
+    let tokens = 0;
+    const take = (unit: Unit) => {
+      if (!unit.droppable) return;
+      rows.push(...unit.rows);
+      tokens += unit.tokens;
+    };
+    let unit: Unit | null = null;
+    for await (const row of this.contextRows(conversationId, totals, target)) {
+      if (row.role === 'tool' && unit) {
+        unit.rows.push(row);
+        unit.tokens += row.tokenCount;
+        continue;
+      }
+      if (unit) take(unit);
+      if (tokens >= target) return { rows, tokens };
+      const pinned =
+        (row.role === 'system' && row.summaryOfSeq === null) || row.position === totals.newestUserPosition;
+      unit = { rows: [row], tokens: row.tokenCount, droppable: !pinned };
+    }
+    if (unit) take(unit);
+    return { rows, tokens };
+  }
+
+  /**
+   * The in-context messages in context order, read in windows of positions that double in size, so a walk that
+   * stops early reads little; the first window is sized from the average tokens per position to cover `target`
+   * in one round trip. A position range (not a LIMIT) keeps the index in play whatever the planner's
+   * statistics say.
+   */
+  private async *contextRows(
+    conversationId: string,
+    totals: ContextTotals,
+    target: number,
+  ): AsyncGenerator<ContextRow> {
+    const positions = totals.lastPosition - totals.firstPosition + 1;
+    const expected = Math.ceil(((target / totals.tokenCount) * positions * 5) / 4);
+    let from = totals.firstPosition;
+    for (
+      let size = Math.max(MIN_WALK_WINDOW, expected);
+      from <= totals.lastPosition;
+      from += size, size *= 2
+    ) {
+      yield* await this.deps.db
+        .select({
+          id: messages.id,
+          seq: messages.seq,
+          position: contextPosition,
+          role: messages.role,
+          tokenCount: messages.tokenCount,
+          summaryOfSeq: messages.summaryOfSeq,
+        })
+        .from(messages)
+        .where(
+          and(
+            eq(messages.conversationId, conversationId),
+            // A literal (not a bound `= true`) so the planner can use the partial index on in-context rows.
+            sql`${messages.inContext}`,
+            sql`${contextPosition} >= ${from} and ${contextPosition} < ${from + size}`,
+          ),
+        )
+        .orderBy(contextPosition, asc(messages.seq));
+    }
+  }
+
+  /** Asks the conversation's model for a summary of the span in at most `maxTokens` tokens. */
+  private async summarize(
+    conversation: ConversationRow,
+    span: ContextRow[],
+    maxTokens: number,
+    caller: Caller,
+  ): Promise<string> {
+    const rows = await this.deps.db
+      .select()
+      .from(messages)
+      .where(sql`${messages.id} = any(${sql.param(span.map((row) => row.id))}::text[])`)
+      .orderBy(contextPosition, asc(messages.seq));
+    const prompt = [
+      { role: 'system' as const, content: SUMMARY_INSTRUCTION },
+      { role: 'user' as const, content: this.transcript(conversation.model, rows, maxTokens) },
+    ];
+    const request: ChatRequest = {
+      model: conversation.model,
+      temperature: 0,
+      topP: 1,
+      frequencyPenalty: 0,
+      presencePenalty: 0,
+      maxTokens,
+      messages: prompt,
+      promptTokens: this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
+    };
+    let text = '';
+    for await (const delta of this.deps.openai.deltas(request, false, caller.signal, caller.logger)) {
+      if (delta.type === 'content') text += delta.text;
+    }
+    return text.trim();
+  }
+
+  /**
+   * The span as plain text for the summarizer, within its window: earlier summaries always (they carry the
+   * oldest history), then as many of the newest messages as fit, by their stored counts.
+   */
+  private transcript(model: string, rows: MessageRow[], maxTokens: number): string {
+    let room = this.deps.models.get(model).contextWindow - maxTokens - SUMMARY_PROMPT_SLACK;
+    const included = new Set<MessageRow>();
+    const summariesFirst = [
+      ...rows.filter((row) => row.summaryOfSeq !== null),
+      ...rows.filter((row) => row.summaryOfSeq === null).reverse(),
+    ];
+    for (const row of summariesFirst) {
+      if (row.tokenCount > room) break;
+      room -= row.tokenCount;
+      included.add(row);
+    }
+    return rows
+      .filter((row) => included.has(row))
+      .map((row) => {
+        const calls = (row.toolCalls ?? []).map((call) => ` [calls ${call.functionName}(${call.arguments})]`);
+        return `${row.role}${row.name ? ` (${row.name})` : ''}: ${row.content ?? ''}${calls.join('')}`;
+      })
+      .join('\n');
+  }
+}
