@@ -1,0 +1,89 @@
+import type { Plugin } from 'graphql-yoga';
+import { AppError, ErrorCode } from '../errors.js';
+import type { Context } from '../schema/builder.js';
+import type { BucketStore } from './buckets.js';
+import type { StreamSlots } from './streams.js';
+
+export interface ClientLimitOptions {
+  buckets: BucketStore;
+  streams: StreamSlots;
+  /** Operations per principal per window (CLIENT_RPM). */
+  requestsPerWindow: number;
+  windowMs: number;
+  /** Open subscriptions per principal (CLIENT_MAX_STREAMS). */
+  maxStreams: number;
+}
+
+/** Per API key (principal): operations per window and open streams, so one client cannot starve the others. */
+export class ClientLimits {
+  constructor(private readonly options: ClientLimitOptions) {}
+
+  /** Counts one operation; throws RATE_LIMITED (with retryAfter, and HTTP 429 + Retry-After) when over. */
+  async admit(principalId: string): Promise<void> {
+    const { buckets, requestsPerWindow, windowMs } = this.options;
+    const bucket = { key: `client:${principalId}:requests`, capacity: requestsPerWindow, windowMs };
+    const waitMs = await buckets.take([{ bucket, cost: 1 }]);
+    if (waitMs === 0) return;
+    const retryAfter = waitMs / 1000;
+    const error = new AppError(
+      ErrorCode.RATE_LIMITED,
+      `Too many requests for this API key (CLIENT_RPM ${requestsPerWindow}); retry after ${retryAfter} s`,
+      { retryAfter },
+    );
+    // Yoga turns this into the HTTP status and headers of the response, and leaves it out of the body.
+    error.extensions.http = { status: 429, headers: { 'retry-after': String(Math.ceil(retryAfter)) } };
+    throw error;
+  }
+
+  /** Takes a stream slot; the returned function gives it back. Throws RATE_LIMITED when all are open. */
+  async openStream(principalId: string): Promise<() => Promise<void>> {
+    const release = await this.options.streams.acquire(principalId, this.options.maxStreams);
+    if (release) return release;
+    throw new AppError(
+      ErrorCode.RATE_LIMITED,
+      `This API key already has ${this.options.maxStreams} open streams (CLIENT_MAX_STREAMS); close one first`,
+    );
+  }
+}
+
+/**
+ * Applies the client limits to every operation: queries and mutations count against the rate, subscriptions
+ * against it and hold a stream slot until they end. Unauthenticated operations are left to the schema to refuse.
+ */
+export function useClientLimits(limits: ClientLimits): Plugin<Context> {
+  return {
+    onExecute: async ({ args, setResultAndStopExecution }) => {
+      const principal = args.contextValue.principal;
+      if (!principal) return;
+      try {
+        await limits.admit(principal.id);
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        setResultAndStopExecution({ errors: [error] });
+      }
+    },
+    onSubscribe: async ({ args, setResultAndStopExecution }) => {
+      const principal = args.contextValue.principal;
+      if (!principal) return;
+      let release: () => Promise<void>;
+      try {
+        await limits.admit(principal.id);
+        release = await limits.openStream(principal.id);
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        setResultAndStopExecution({ errors: [error] });
+        return;
+      }
+      const end = () => void release().catch(() => undefined);
+      return {
+        onSubscribeResult: ({ result }) => {
+          if (!(Symbol.asyncIterator in result)) {
+            end();
+            return;
+          }
+          return { onEnd: end };
+        },
+      };
+    },
+  };
+}

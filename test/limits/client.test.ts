@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateConversation } from '../conversations/documents.js';
+import { wsClient } from '../support/clients.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { AnyConversation, CachedChat } from './documents.js';
+
+const ALICE = 'sk-alice-123456';
+const BOB = 'sk-bob-654321';
+
+describe('client requests per window (CLIENT_RPM)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { API_KEYS: `alice:${ALICE},bob:${BOB}`, CLIENT_RPM: '3' } });
+  });
+  afterAll(() => server.close());
+
+  it('answers RATE_LIMITED with retryAfter, as HTTP 429 with Retry-After, once a key is over', async () => {
+    for (let i = 0; i < 3; i++) await server.data(AnyConversation, undefined, { apiKey: ALICE });
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ALICE}` },
+      body: JSON.stringify({ query: AnyConversation.toString() }),
+    });
+    const body = (await response.json()) as {
+      errors: { extensions: { code: string; retryAfter: number } }[];
+    };
+    expect(response.status).toBe(429);
+    // One operation comes back every 60 s / 3 = 20 s.
+    expect(Number(response.headers.get('retry-after'))).toBe(20);
+    expect(body.errors[0]?.extensions.code).toBe('RATE_LIMITED');
+    expect(body.errors[0]?.extensions.retryAfter).toBeGreaterThan(19);
+  });
+
+  it('counts each key on its own', async () => {
+    const response = await server.request(AnyConversation, undefined, { apiKey: BOB });
+    expect(response.errors).toBeUndefined();
+  });
+});
+
+describe('client streams (CLIENT_MAX_STREAMS)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      env: { API_KEYS: `alice:${ALICE},bob:${BOB}`, CLIENT_MAX_STREAMS: '1' },
+    });
+  });
+  afterAll(() => server.close());
+
+  const conversation = async (apiKey: string) =>
+    (await server.data(CreateConversation, { input: { title: 'streams' } }, { apiKey })).createConversation
+      .id;
+
+  it('refuses a stream beyond the limit with RATE_LIMITED, and takes one again once a stream ends', async () => {
+    server.simulator.setLatency({ firstTokenMs: 60_000 });
+    const client = wsClient(server.wsUrl, ALICE);
+    const conversationId = await conversation(ALICE);
+    const open = client.subscribe(CachedChat, { input: { conversationId, content: 'a long stream' } });
+    await server.simulator.waitFor((request) => JSON.stringify(request.body).includes('a long stream'));
+
+    const refused = client.subscribe(CachedChat, { input: { conversationId, content: 'one too many' } });
+    await expect(refused.completed).rejects.toThrow(/RATE_LIMITED/);
+
+    open.unsubscribe();
+    await server.simulator.waitFor(
+      (request) => JSON.stringify(request.body).includes('a long stream') && request.status === 'aborted',
+    );
+    server.simulator.setLatency({ firstTokenMs: 0 });
+    const events = await client
+      .subscribe(CachedChat, { input: { conversationId, content: 'my turn' } })
+      .all();
+    expect(events.at(-1)?.chat.__typename).toBe('CompletionDone');
+    await client.close();
+  });
+
+  it('counts each key on its own', async () => {
+    server.simulator.setLatency({ firstTokenMs: 60_000 });
+    const alice = wsClient(server.wsUrl, ALICE);
+    alice.subscribe(CachedChat, {
+      input: { conversationId: await conversation(ALICE), content: 'alice streams' },
+    });
+    await server.simulator.waitFor((request) => JSON.stringify(request.body).includes('alice streams'));
+    server.simulator.setLatency({ firstTokenMs: 0 });
+    const bob = wsClient(server.wsUrl, BOB);
+    const events = await bob
+      .subscribe(CachedChat, { input: { conversationId: await conversation(BOB), content: 'bob streams' } })
+      .all();
+    expect(events.at(-1)?.chat.__typename).toBe('CompletionDone');
+    await Promise.all([alice.close(), bob.close()]);
+  });
+});

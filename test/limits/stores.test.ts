@@ -1,0 +1,236 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.js';
+import {
+  type LimitStores,
+  openLimitStores,
+  type RateLimits,
+  systemClock,
+  UpstreamLimiter,
+} from '../../src/limits/index.js';
+import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from './redis.js';
+
+/**
+ * One suite, two scales: every limiter, cache and stream-slot behaviour below holds for the in-memory stores and
+ * for Redis. "Instances" are what separate processes would hold: for memory, the same stores; for Redis, each
+ * its own connection to the same Redis and key prefix.
+ */
+interface Backend {
+  name: string;
+  /** Stores for one more instance of the app, sharing state with the others of this test. */
+  instance(): LimitStores;
+  cleanup(): Promise<void>;
+}
+
+const CACHE = { ttlMs: 200, maxEntries: 3 };
+
+function memoryBackend(): Backend {
+  const stores = openLimitStores(null, { prefix: '', cache: CACHE, clock: systemClock });
+  return { name: 'memory', instance: () => stores, cleanup: async () => {} };
+}
+
+function redisBackend(): Backend {
+  const { prefix, drop } = testRedisPrefix();
+  const connections: Redis[] = [];
+  return {
+    name: 'redis',
+    instance: () => {
+      const redis = new Redis(TEST_REDIS_URL);
+      connections.push(redis);
+      return openLimitStores(redis, { prefix, cache: CACHE, clock: systemClock });
+    },
+    cleanup: async () => {
+      await Promise.all(connections.map((redis) => redis.quit()));
+      await drop();
+    },
+  };
+}
+
+const backends = [memoryBackend, ...((await redisAvailable()) ? [redisBackend] : [])];
+
+const never = new AbortController().signal;
+
+function limiter(
+  stores: LimitStores,
+  limits: RateLimits,
+  options: { windowMs?: number; maxWaitMs?: number; modelLimits?: Record<string, RateLimits> } = {},
+) {
+  return new UpstreamLimiter({
+    buckets: stores.buckets,
+    clock: systemClock,
+    upstream: 'https://model.example/v1',
+    limits,
+    modelLimits: options.modelLimits ?? {},
+    windowMs: options.windowMs ?? 60_000,
+    maxWaitMs: options.maxWaitMs ?? 0,
+  });
+}
+
+/** Settles every reservation attempt: 'ok' or the error's code. */
+async function outcomes(attempts: Promise<unknown>[]): Promise<string[]> {
+  const settled = await Promise.allSettled(attempts);
+  return settled.map((result) =>
+    result.status === 'fulfilled' ? 'ok' : result.reason instanceof AppError ? result.reason.code : 'other',
+  );
+}
+
+describe.each(backends)('limits on $name', (makeBackend) => {
+  let backend: Backend;
+  const open = () => {
+    backend ??= makeBackend();
+    return backend.instance();
+  };
+  afterEach(async () => {
+    await backend?.cleanup();
+    backend = undefined as unknown as Backend;
+  });
+
+  describe('upstream limiter', () => {
+    it('admits the requests per window at once and fails the next with RATE_LIMITED and retryAfter', async () => {
+      const upstream = limiter(open(), { requestsPerWindow: 5, tokensPerWindow: 1_000_000 });
+      const results = await outcomes(Array.from({ length: 6 }, () => upstream.reserve('gpt-4', 10, never)));
+      expect(results).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'RATE_LIMITED']);
+      const error = await upstream.reserve('gpt-4', 10, never).catch((caught: AppError) => caught);
+      expect(error).toBeInstanceOf(AppError);
+      // One request refills every 60 s / 5 = 12 s.
+      expect((error as AppError).retryAfter).toBeGreaterThan(10);
+      expect((error as AppError).retryAfter).toBeLessThanOrEqual(12);
+    });
+
+    it('reserves the estimated tokens and gives back what the actual usage did not need', async () => {
+      const upstream = limiter(open(), { requestsPerWindow: 100, tokensPerWindow: 1000 });
+      const first = await upstream.reserve('gpt-4', 600, never);
+      await expect(upstream.reserve('gpt-4', 600, never)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+      await first.settle(100);
+      await expect(upstream.reserve('gpt-4', 600, never)).resolves.toBeDefined();
+    });
+
+    it('charges usage beyond the estimate against the next requests', async () => {
+      const upstream = limiter(open(), { requestsPerWindow: 100, tokensPerWindow: 1000 });
+      const first = await upstream.reserve('gpt-4', 100, never);
+      await first.settle(900);
+      await expect(upstream.reserve('gpt-4', 200, never)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+      await expect(upstream.reserve('gpt-4', 100, never)).resolves.toBeDefined();
+    });
+
+    it('serves waiting requests first in, first out', async () => {
+      // Two requests per 400 ms: one more every 200 ms once the first two are taken.
+      const upstream = limiter(
+        open(),
+        { requestsPerWindow: 2, tokensPerWindow: 1_000_000 },
+        { windowMs: 400, maxWaitMs: 5000 },
+      );
+      await upstream.reserve('gpt-4', 1, never);
+      await upstream.reserve('gpt-4', 1, never);
+      const order: string[] = [];
+      await Promise.all(
+        ['a', 'b', 'c'].map((name) => upstream.reserve('gpt-4', 1, never).then(() => order.push(name))),
+      );
+      expect(order).toEqual(['a', 'b', 'c']);
+    });
+
+    it('lets a waiting request through once the bucket refills within the max wait', async () => {
+      const upstream = limiter(
+        open(),
+        { requestsPerWindow: 1, tokensPerWindow: 1_000_000 },
+        { windowMs: 300, maxWaitMs: 2000 },
+      );
+      await upstream.reserve('gpt-4', 1, never);
+      const started = Date.now();
+      await upstream.reserve('gpt-4', 1, never);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    });
+
+    it('tightens its buckets to the x-ratelimit-remaining headers of the upstream', async () => {
+      const upstream = limiter(open(), { requestsPerWindow: 100, tokensPerWindow: 100_000 });
+      const reservation = await upstream.reserve('gpt-4', 10, never);
+      await reservation.observe(new Headers({ 'x-ratelimit-remaining-tokens': '50' }));
+      await expect(upstream.reserve('gpt-4', 60, never)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+      await expect(upstream.reserve('gpt-4', 40, never)).resolves.toBeDefined();
+      await reservation.observe(new Headers({ 'x-ratelimit-remaining-requests': '0' }));
+      await expect(upstream.reserve('gpt-4', 1, never)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    });
+
+    it('gives a model with limits of its own its own buckets', async () => {
+      const upstream = limiter(
+        open(),
+        { requestsPerWindow: 1, tokensPerWindow: 1_000_000 },
+        { modelLimits: { 'gpt-4o-mini': { requestsPerWindow: 2, tokensPerWindow: 1_000_000 } } },
+      );
+      const results = await outcomes([
+        upstream.reserve('gpt-4', 1, never),
+        upstream.reserve('gpt-4', 1, never),
+        upstream.reserve('gpt-4o-mini', 1, never),
+        upstream.reserve('gpt-4o-mini', 1, never),
+        upstream.reserve('gpt-4o-mini', 1, never),
+      ]);
+      expect(results).toEqual(['ok', 'RATE_LIMITED', 'ok', 'ok', 'RATE_LIMITED']);
+    });
+
+    it('holds one global limit across two instances sharing the store', async () => {
+      const limits = { requestsPerWindow: 10, tokensPerWindow: 1_000_000 };
+      const one = limiter(open(), limits);
+      const two = limiter(open(), limits);
+      const results = await outcomes(
+        Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? one : two).reserve('gpt-4', 1, never)),
+      );
+      expect(results.filter((result) => result === 'ok')).toHaveLength(10);
+      expect(results.filter((result) => result === 'RATE_LIMITED')).toHaveLength(20);
+    });
+  });
+
+  describe('response cache store', () => {
+    it('returns what was stored under a key, and nothing for another', async () => {
+      const { cache } = open();
+      await cache.set('a', 'reply a');
+      expect(await cache.get('a')).toBe('reply a');
+      expect(await cache.get('b')).toBeNull();
+    });
+
+    it('is shared by every instance', async () => {
+      await open().cache.set('a', 'reply a');
+      expect(await open().cache.get('a')).toBe('reply a');
+    });
+
+    it('forgets an entry after its TTL', async () => {
+      const { cache } = open();
+      await cache.set('a', 'reply a');
+      await delay(CACHE.ttlMs + 50);
+      expect(await cache.get('a')).toBeNull();
+    });
+
+    it('evicts the least recently used entry beyond its size', async () => {
+      const { cache } = open();
+      await cache.set('a', 'reply a');
+      await cache.set('b', 'reply b');
+      await cache.set('c', 'reply c');
+      expect(await cache.get('a')).toBe('reply a');
+      await cache.set('d', 'reply d');
+      expect(await cache.get('b')).toBeNull();
+      expect(await Promise.all(['a', 'c', 'd'].map((key) => cache.get(key)))).toEqual([
+        'reply a',
+        'reply c',
+        'reply d',
+      ]);
+    });
+  });
+
+  describe('stream slots', () => {
+    it('grants up to the limit per owner and frees a slot on release', async () => {
+      const { streams } = open();
+      const first = await streams.acquire('alice', 2);
+      const second = await streams.acquire('alice', 2);
+      expect(first && second).toBeTruthy();
+      expect(await streams.acquire('alice', 2)).toBeNull();
+      expect(await streams.acquire('bob', 2)).not.toBeNull();
+      await first?.();
+      expect(await streams.acquire('alice', 2)).not.toBeNull();
+    });
+
+    it('counts the streams of every instance against one limit', async () => {
+      expect(await open().streams.acquire('alice', 1)).not.toBeNull();
+      expect(await open().streams.acquire('alice', 1)).toBeNull();
+    });
+  });
+});

@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSimulator, type SimulatedRequest, type Simulator } from '../../src/simulator/index.js';
+import { CreateConversation } from '../conversations/documents.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { CachedSendMessage, UserMessages } from './documents.js';
+import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from './redis.js';
+
+/**
+ * A token bucket of capacity C refilled at C per window admits at most C + C * t / window in any interval of
+ * length t. `amount` is what each logged request drew; `slack` absorbs the network's jitter between the limiter
+ * admitting a request and the simulator logging it.
+ */
+function worstExcess(
+  requests: SimulatedRequest[],
+  amount: (request: SimulatedRequest) => number,
+  capacity: number,
+  windowMs: number,
+) {
+  const sorted = [...requests].sort((a, b) => a.startedAt - b.startedAt);
+  let worst = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < sorted.length; i++) {
+    let drawn = 0;
+    for (let j = i; j < sorted.length; j++) {
+      drawn += amount(sorted[j] as SimulatedRequest);
+      const allowed =
+        capacity + (capacity * ((sorted[j]?.startedAt ?? 0) - (sorted[i]?.startedAt ?? 0))) / windowMs;
+      worst = Math.max(worst, drawn - allowed);
+    }
+  }
+  return worst;
+}
+
+const lastUserContent = (request: SimulatedRequest) => {
+  const messages = request.body.messages as { role: string; content: string }[];
+  return messages.filter((message) => message.role === 'user').at(-1)?.content ?? '';
+};
+
+describe('a burst of 200 requests against RPM 60 / TPM 90000', () => {
+  const WINDOW_MS = 60_000;
+  const RPM = 60;
+  const TPM = 90_000;
+  let server: TestServer;
+  const conversationIds: string[] = [];
+  const usage = new Map<string, number>();
+  const outcomes: string[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      env: {
+        RATE_LIMIT_RPM: String(RPM),
+        RATE_LIMIT_TPM: String(TPM),
+        RATE_LIMIT_WINDOW_MS: String(WINDOW_MS),
+        RATE_LIMIT_MAX_WAIT: '500',
+      },
+    });
+    for (let i = 0; i < 10; i++) {
+      const { createConversation } = await server.data(CreateConversation, {
+        input: { title: `burst ${i}`, systemPrompt: 'You are terse.' },
+      });
+      conversationIds.push(createConversation.id);
+    }
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const content = `burst request ${i}`;
+        const response = await server.request(CachedSendMessage, {
+          input: { conversationId: conversationIds[i % 10] ?? '', content },
+        });
+        const completion = response.data?.sendMessage;
+        if (completion) usage.set(content, completion.usage.promptTokens + completion.usage.completionTokens);
+        return completion ? 'COMPLETED' : (response.errors?.[0]?.extensions?.code ?? 'none');
+      }),
+    );
+    outcomes.push(...responses);
+  });
+  afterAll(() => server.close());
+
+  it('completes every request or fails it with RATE_LIMITED, and does both under this load', () => {
+    expect(new Set(outcomes)).toEqual(new Set(['COMPLETED', 'RATE_LIMITED']));
+  });
+
+  it('sends upstream exactly the requests that completed', () => {
+    expect(server.simulator.requests).toHaveLength(
+      outcomes.filter((outcome) => outcome === 'COMPLETED').length,
+    );
+  });
+
+  it('never lets the upstream see more requests in any interval than the request bucket allows', () => {
+    expect(worstExcess(server.simulator.requests, () => 1, RPM, WINDOW_MS)).toBeLessThanOrEqual(2);
+  });
+
+  it('never lets the upstream see more tokens in any interval than the token bucket allows', () => {
+    const tokens = (request: SimulatedRequest) => usage.get(lastUserContent(request)) ?? 0;
+    expect(server.simulator.requests.every((request) => usage.has(lastUserContent(request)))).toBe(true);
+    expect(worstExcess(server.simulator.requests, tokens, TPM, WINDOW_MS)).toBeLessThanOrEqual(0);
+  });
+
+  it('stores every user message, whether its completion ran or was rate limited', async () => {
+    const stored = new Set<string>();
+    for (const id of conversationIds) {
+      const { conversation } = await server.data(UserMessages, { id });
+      for (const edge of conversation.messages.edges) {
+        if (edge.node.role === 'USER') stored.add(edge.node.content ?? '');
+      }
+    }
+    expect(stored.size).toBe(200);
+  });
+});
+
+describe('x-ratelimit headers from the upstream', () => {
+  let simulator: Simulator;
+  let server: TestServer;
+  beforeAll(async () => {
+    simulator = await createSimulator({ rateLimitHeaders: { requests: 2, tokens: 1_000_000 } });
+    server = await startTestServer({
+      simulator,
+      env: { RATE_LIMIT_RPM: '60', RATE_LIMIT_TPM: '90000', RATE_LIMIT_MAX_WAIT: '0' },
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    await simulator.close();
+  });
+
+  it('tighten the buckets: once the upstream says none remain, the next request fails here', async () => {
+    const { createConversation } = await server.data(CreateConversation, { input: { title: 'headers' } });
+    const send = (content: string) =>
+      server.request(CachedSendMessage, { input: { conversationId: createConversation.id, content } });
+    expect((await send('one')).data?.sendMessage.id).toBeDefined();
+    expect((await send('two')).data?.sendMessage.id).toBeDefined();
+    const third = await send('three');
+    expect(third.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(third.errors?.[0]?.extensions?.retryAfter).toBeGreaterThan(0);
+    expect(simulator.requests).toHaveLength(2);
+  });
+});
+
+const redisUp = await redisAvailable();
+
+describe.runIf(redisUp)('two instances sharing Redis', () => {
+  let simulator: Simulator;
+  let servers: TestServer[];
+  const keys = testRedisPrefix();
+  beforeAll(async () => {
+    simulator = await createSimulator();
+    const env = {
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: keys.prefix,
+      RATE_LIMIT_RPM: '5',
+      RATE_LIMIT_MAX_WAIT: '0',
+    };
+    servers = [await startTestServer({ simulator, env }), await startTestServer({ simulator, env })];
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server.close()));
+    await simulator.close();
+    await keys.drop();
+  });
+
+  it('hold one global upstream limit between them', async () => {
+    const outcomes = await Promise.all(
+      servers.flatMap((server, s) =>
+        Array.from({ length: 6 }, async (_, i) => {
+          const { createConversation } = await server.data(CreateConversation, {
+            input: { title: 'shared' },
+          });
+          const response = await server.request(CachedSendMessage, {
+            input: { conversationId: createConversation.id, content: `instance ${s} request ${i}` },
+          });
+          return response.data ? 'COMPLETED' : response.errors?.[0]?.extensions?.code;
+        }),
+      ),
+    );
+    expect(outcomes.filter((outcome) => outcome === 'COMPLETED')).toHaveLength(5);
+    expect(outcomes.filter((outcome) => outcome === 'RATE_LIMITED')).toHaveLength(7);
+    expect(simulator.requests).toHaveLength(5);
+  });
+});
