@@ -8,20 +8,43 @@ export const REDACTED_PATHS = [
   '*.authorization',
   'headers.authorization',
   '*.headers.authorization',
+  'headers.cookie',
+  '*.headers.cookie',
   'connectionParams',
   '*.connectionParams',
   'apiKey',
   '*.apiKey',
   'key',
+  'OPENAI_API_KEY',
+  '*.OPENAI_API_KEY',
+  'API_KEYS',
+  '*.API_KEYS',
+  'METRICS_TOKEN',
+  '*.METRICS_TOKEN',
 ];
 
+const options = (level: string): pino.LoggerOptions => ({
+  level,
+  redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  base: { service: 'agent-platform' },
+});
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino(
-    {
-      level,
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      base: { service: 'agent-platform' },
-    },
-    destination,
-  );
+  return pino(options(level), destination);
+}
+
+/**
+ * LOG_FILE's logger: it receives only the upstream-interaction lines. It records every call whatever LOG_LEVEL
+ * says (info at least), with message contents when LOG_LEVEL is debug. Writes are synchronous so a line is on
+ * disk when the call has ended, even if the process dies next.
+ */
+export function createFileLogger(path: string, level: string): { logger: Logger; close(): void } {
+  const destination = pino.destination({ dest: path, sync: true, mkdir: true });
+  const verbose = level === 'debug' || level === 'trace';
+  return { logger: pino(options(verbose ? level : 'info'), destination), close: () => destination.end() };
+}
+
+/** A client-sent x-request-id is kept when it looks like an id, so a caller can follow its request in the logs. */
+export function requestIdFrom(header: string | null | undefined): string | null {
+  return header && /^[\w.:-]{1,128}$/.test(header) ? header : null;
 }

@@ -1,0 +1,167 @@
+import { AppError, ErrorCode } from '../errors.js';
+import { costUsd, type ModelTable, type TokenUsageLike } from '../tokens/index.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+export interface UpstreamCallStart {
+  model: string;
+  messages: readonly unknown[];
+  stream: boolean;
+  signal: AbortSignal;
+}
+
+/** Usage as the model API reports it; `cachedPromptTokens` (part of the prompt) came from its prompt cache. */
+export type ObservedUsage = TokenUsageLike & { cachedPromptTokens?: number };
+
+/** What the model API sent, as far as observing it goes (the completions' UpstreamDelta fits this). */
+export type ObservedDelta =
+  | { type: 'content'; text: string }
+  | { type: 'toolCall' }
+  | { type: 'finish'; cached?: boolean }
+  | { type: 'usage'; usage: ObservedUsage };
+
+/** The one structured line written per upstream call, to the request's log and to LOG_FILE. */
+export interface UpstreamLogEntry {
+  model: string;
+  stream: boolean;
+  messageCount: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedPromptTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  timeToFirstTokenMs: number | null;
+  /** `ok`, `cached` (answered by the response cache, nothing spent), `cancelled` or the error code. */
+  status: string;
+  retries: number;
+}
+
+export const UPSTREAM_LOG_MESSAGE = 'upstream call';
+
+/**
+ * Watches every call to the model API: the OpenAI service begins a call, feeds it what arrives and ends it; the
+ * monitor then logs it once (message contents only at debug) and counts it in the metrics.
+ */
+export class UpstreamMonitor {
+  constructor(
+    private readonly deps: {
+      metrics: Metrics;
+      models: ModelTable;
+      /** LOG_FILE's logger: receives the same line for every call. */
+      file: Logger | null;
+    },
+  ) {}
+
+  begin(start: UpstreamCallStart, logger: Logger): UpstreamCall {
+    return new UpstreamCall(this, start, logger);
+  }
+
+  wantsContents(logger: Logger): boolean {
+    return logger.isLevelEnabled('debug') || (this.deps.file?.isLevelEnabled('debug') ?? false);
+  }
+
+  /** Logs and counts a call that has ended; UpstreamCall.end calls it once per call. */
+  record(
+    call: Omit<UpstreamLogEntry, 'costUsd'>,
+    contents: { messages: readonly unknown[]; reply: string },
+    logger: Logger,
+  ): void {
+    const { metrics, models, file } = this.deps;
+    const { model, status } = call;
+    const entry: UpstreamLogEntry = { ...call, costUsd: costUsd(models.get(model), call) };
+    metrics.upstreamRequests.inc({ model, outcome: status });
+    metrics.upstreamDuration.observe({ model, outcome: status }, entry.latencyMs / 1000);
+    if (entry.timeToFirstTokenMs !== null) {
+      metrics.upstreamTimeToFirstToken.observe({ model }, entry.timeToFirstTokenMs / 1000);
+    }
+    if (entry.retries > 0) metrics.upstreamRetries.inc({ model }, entry.retries);
+    metrics.upstreamTokens.inc({ model, kind: 'prompt' }, entry.promptTokens);
+    metrics.upstreamTokens.inc({ model, kind: 'completion' }, entry.completionTokens);
+    metrics.upstreamTokens.inc({ model, kind: 'cached' }, entry.cachedPromptTokens);
+    metrics.upstreamCost.inc({ model }, entry.costUsd);
+
+    const level = status === 'ok' || status === 'cached' || status === 'cancelled' ? 'info' : 'warn';
+    const withContents = (target: Logger) =>
+      target.isLevelEnabled('debug') ? { ...entry, ...contents } : entry;
+    logger[level](withContents(logger), UPSTREAM_LOG_MESSAGE);
+    file?.[level]({ ...logger.bindings(), ...withContents(file) }, UPSTREAM_LOG_MESSAGE);
+  }
+
+  streamOpened(): void {
+    this.deps.metrics.activeStreams.inc();
+  }
+
+  streamClosed(): void {
+    this.deps.metrics.activeStreams.dec();
+  }
+}
+
+/** One call to the model API, from sending to its last chunk (or failure); logged and counted when it ends. */
+export class UpstreamCall {
+  private readonly startedAt = performance.now();
+  private readonly keepContents: boolean;
+  private firstTokenMs: number | null = null;
+  private usage: Required<ObservedUsage> = { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 };
+  private reply = '';
+  private retries = 0;
+  private cached = false;
+  private ended = false;
+
+  constructor(
+    private readonly monitor: UpstreamMonitor,
+    private readonly start: UpstreamCallStart,
+    private readonly logger: Logger,
+  ) {
+    this.keepContents = monitor.wantsContents(logger);
+    if (start.stream) monitor.streamOpened();
+  }
+
+  /** The retry loop calls this before each new attempt of the same call. */
+  retrying(): void {
+    this.retries += 1;
+  }
+
+  saw(delta: ObservedDelta): void {
+    if (delta.type === 'content' || delta.type === 'toolCall') this.firstTokenMs ??= this.elapsedMs();
+    if (delta.type === 'content' && this.keepContents) this.reply += delta.text;
+    if (delta.type === 'usage') {
+      this.usage = { ...delta.usage, cachedPromptTokens: delta.usage.cachedPromptTokens ?? 0 };
+    }
+    if (delta.type === 'finish' && delta.cached) this.cached = true;
+  }
+
+  /** Ends the call once, successful unless `error` is given; later calls are ignored. */
+  end(error?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.start.stream) this.monitor.streamClosed();
+    const { model, messages, stream, signal } = this.start;
+    const status = signal.aborted
+      ? 'cancelled'
+      : error !== undefined
+        ? error instanceof AppError
+          ? error.code
+          : ErrorCode.INTERNAL_SERVER_ERROR
+        : this.cached
+          ? 'cached'
+          : 'ok';
+    this.monitor.record(
+      {
+        model,
+        stream,
+        messageCount: messages.length,
+        ...this.usage,
+        latencyMs: this.elapsedMs(),
+        timeToFirstTokenMs: this.firstTokenMs,
+        status,
+        retries: this.retries,
+      },
+      { messages, reply: this.reply },
+      this.logger,
+    );
+  }
+
+  private elapsedMs(): number {
+    return Math.round(performance.now() - this.startedAt);
+  }
+}
