@@ -5,15 +5,31 @@ import { OpenAIService } from './completions/openai-service.js';
 import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
 import type { Config } from './config.js';
+import { ContextManager } from './conversations/context.js';
 import { defaultSettings, settingsSchema } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from './functions/index.js';
+import {
+  ClientLimits,
+  openLimitStores,
+  ResponseCache,
+  RetryPolicy,
+  systemClock,
+  UpstreamGate,
+  UpstreamLimiter,
+} from './limits/index.js';
+import { createFileLogger, createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { UpstreamMonitor } from './observability/upstream.js';
+import { UsageService } from './observability/usage.js';
 import { schema } from './schema/index.js';
 import { createHttpServer } from './server/http.js';
 import { createYogaServer } from './server/yoga.js';
 import type { Services } from './services.js';
+import { ShoppingService, ShoppingStore, shoppingFunctions } from './shopping/index.js';
 import { createSimulator } from './simulator/index.js';
 import { type DatabaseOptions, openDatabase } from './storage/db.js';
+import { connectRedis } from './storage/redis.js';
 import { ModelTable, TokenCounter } from './tokens/index.js';
 
 export interface AppOptions extends DatabaseOptions {
@@ -29,6 +45,9 @@ export interface App {
   /** Graceful stop: readiness off, connections closed, database closed. */
   close(): Promise<void>;
 }
+
+/** After completions have drained, how long open streams get to deliver their last events before sockets close. */
+const STREAM_SETTLE_MS = 2_000;
 
 /** The composition root: every service is built here, once, and handed to the transports. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -51,23 +70,78 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
 
   const upstream = await connectUpstream(config, models, logger);
+  const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, logger) : null;
+  const limitStores = openLimitStores(redis, {
+    prefix: config.REDIS_KEY_PREFIX,
+    cache: { ttlMs: config.CACHE_TTL_MS, maxEntries: config.CACHE_MAX_ENTRIES },
+    clock: systemClock,
+  });
+  const metrics = new Metrics();
+  const logFile = config.LOG_FILE ? createFileLogger(config.LOG_FILE, config.LOG_LEVEL) : null;
   const conversations = new ConversationStore(database.db, tokens);
   const eventLog = new CompletionEventLog(config.COMPLETION_EVENT_TTL_MS);
   const modelSettings = settingsSchema(models);
+  const functions = new FunctionService({
+    store: new FunctionStore(database.db),
+    validator: new ArgumentValidator(config.FUNCTION_MAX_ARGUMENT_BYTES),
+    webhooks: new WebhookCaller(config.FUNCTION_WEBHOOK_ALLOWLIST, config.FUNCTION_MAX_RESULT_BYTES),
+    timeoutMs: config.FUNCTION_TIMEOUT_MS,
+    maxResultBytes: config.FUNCTION_MAX_RESULT_BYTES,
+    logger,
+    metrics,
+  });
+  const openai = new OpenAIService({
+    monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
+    apiKey: upstream.apiKey,
+    baseURL: upstream.baseURL,
+    timeoutMs: config.OPENAI_TIMEOUT_MS,
+    gate: new UpstreamGate(
+      new UpstreamLimiter({
+        buckets: limitStores.buckets,
+        clock: systemClock,
+        upstream: upstream.baseURL,
+        limits: { requestsPerWindow: config.RATE_LIMIT_RPM, tokensPerWindow: config.RATE_LIMIT_TPM },
+        modelLimits: config.RATE_LIMIT_MODELS,
+        windowMs: config.RATE_LIMIT_WINDOW_MS,
+        maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
+      }),
+      new RetryPolicy(
+        {
+          maxRetries: config.OPENAI_MAX_RETRIES,
+          baseDelayMs: config.OPENAI_RETRY_BASE_DELAY_MS,
+          maxDelayMs: config.OPENAI_RETRY_MAX_DELAY_MS,
+          maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
+        },
+        systemClock,
+      ),
+    ),
+    cache: new ResponseCache(limitStores.cache),
+  });
+  const context = new ContextManager({ db: database.db, conversations, tokens, models, openai });
   const completions = new CompletionService({
     conversations,
     completions: new CompletionStore(database.db),
     events: eventLog,
-    openai: new OpenAIService({
-      apiKey: upstream.apiKey,
-      baseURL: upstream.baseURL,
-      timeoutMs: config.OPENAI_TIMEOUT_MS,
-      maxRetries: config.OPENAI_MAX_RETRIES,
-    }),
+    openai,
+    context,
+    functions,
     models,
     settingsSchema: modelSettings.partial(),
+  });
+  const shopping = new ShoppingService({
+    store: new ShoppingStore(database.db),
+    conversations,
+    completions,
+    functions,
+    defaultSettings: defaultSettings(config),
+    highRiskMerchants: config.HIGH_RISK_MERCHANTS,
+    riskVelocity: {
+      maxTransactions: config.RISK_VELOCITY_MAX_TRANSACTIONS,
+      windowMinutes: config.RISK_VELOCITY_WINDOW_MINUTES,
+    },
     logger,
   });
+  for (const builtin of shoppingFunctions(shopping)) await functions.registerBuiltin(builtin);
 
   const services: Services = {
     config,
@@ -77,9 +151,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     principals,
     authenticator: new Authenticator(principals, devPrincipal),
     conversations,
+    context,
     completions,
+    functions,
+    shopping,
     settingsSchema: modelSettings,
     defaultSettings: defaultSettings(config),
+    metrics,
+    usage: new UsageService(database.db),
+    clientLimits: new ClientLimits({
+      buckets: limitStores.buckets,
+      streams: limitStores.streams,
+      requestsPerWindow: config.CLIENT_RPM,
+      windowMs: config.RATE_LIMIT_WINDOW_MS,
+      maxStreams: config.CLIENT_MAX_STREAMS,
+    }),
   };
 
   const yoga = createYogaServer(schema, services, logger);
@@ -97,10 +183,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     close: async () => {
       http.markDraining();
       await completions.drain(config.SHUTDOWN_GRACE_MS);
-      await http.close();
+      await http.close(STREAM_SETTLE_MS);
       eventLog.close();
       await upstream.close();
       await database.close();
+      await redis?.quit();
+      logFile?.close();
     },
   };
 }

@@ -16,6 +16,37 @@ const apiKeyEntry = z
     return { principal, key, scopes: scopes ? scopes.split('|') : [] };
   });
 
+/** `a, b ,c` -> ['a', 'b', 'c']; unset or blank is an empty list. */
+const commaList = optionalString.transform((value) =>
+  value
+    ? value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean)
+    : [],
+);
+
+/** An origin (`https://hooks.example.com:8443`: that scheme, host and port) or a bare host (any port, http(s)). */
+const webhookAllowlistEntry = z.string().transform((entry, ctx) => {
+  if (!entry.includes('://')) return entry.toLowerCase();
+  try {
+    return new URL(entry).origin;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `not an origin: ${entry}` });
+    return z.NEVER;
+  }
+});
+
+/** `model:rpm:tpm`: a model with upstream limits of its own (the model id may itself contain colons). */
+const MODEL_RATE_LIMIT = /^(\S+):(\d+):(\d+)$/;
+const modelRateLimit = z
+  .string()
+  .regex(MODEL_RATE_LIMIT, 'expected model:rpm:tpm')
+  .transform((entry) => {
+    const [, model = '', requests, tokens] = MODEL_RATE_LIMIT.exec(entry) ?? [];
+    return [model, { requestsPerWindow: Number(requests), tokensPerWindow: Number(tokens) }] as const;
+  });
+
 /** Every environment variable the server reads, with its default; README lists the same table. */
 export const envSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
@@ -25,7 +56,8 @@ export const envSchema = z.object({
     z
       .string()
       .optional()
-      .transform((value) => (value ? value.split(',').map((entry) => apiKeyEntry.parse(entry.trim())) : [])),
+      .transform((value) => (value ? value.split(',').map((entry) => entry.trim()) : []))
+      .pipe(z.array(apiKeyEntry)),
   ),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString.pipe(z.url().optional()),
@@ -34,6 +66,21 @@ export const envSchema = z.object({
   OPENAI_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.7),
   OPENAI_TIMEOUT_MS: z.coerce.number().int().min(1).default(60_000),
   OPENAI_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  OPENAI_RETRY_BASE_DELAY_MS: z.coerce.number().int().min(1).default(500),
+  OPENAI_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(1).default(8000),
+  RATE_LIMIT_RPM: z.coerce.number().int().min(1).default(60),
+  RATE_LIMIT_TPM: z.coerce.number().int().min(1).default(90_000),
+  RATE_LIMIT_MODELS: commaList
+    .pipe(z.array(modelRateLimit))
+    .transform((entries) => Object.fromEntries(entries)),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(100).default(60_000),
+  RATE_LIMIT_MAX_WAIT: z.coerce.number().int().min(0).default(30_000),
+  CLIENT_RPM: z.coerce.number().int().min(1).default(600),
+  CLIENT_MAX_STREAMS: z.coerce.number().int().min(1).default(100),
+  CACHE_TTL_MS: z.coerce.number().int().min(1).default(3_600_000),
+  CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(1000),
+  REDIS_URL: optionalString,
+  REDIS_KEY_PREFIX: z.string().default('agent-platform:'),
   MODEL_TABLE_JSON: optionalString.pipe(
     z
       .string()
@@ -60,7 +107,26 @@ export const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(5000),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(100).default(50_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  FUNCTION_WEBHOOK_ALLOWLIST: commaList.pipe(z.array(webhookAllowlistEntry)),
+  FUNCTION_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+  FUNCTION_MAX_ARGUMENT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64)
+    .default(64 * 1024),
+  FUNCTION_MAX_RESULT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64)
+    .default(64 * 1024),
+  HIGH_RISK_MERCHANTS: commaList.transform((merchants) =>
+    merchants.map((merchant) => merchant.toLowerCase()),
+  ),
+  RISK_VELOCITY_MAX_TRANSACTIONS: z.coerce.number().int().min(1).default(5),
+  RISK_VELOCITY_WINDOW_MINUTES: z.coerce.number().int().min(1).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FILE: optionalString,
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'use at least 16 characters').optional()),
 });
 
 export type Env = z.input<typeof envSchema>;

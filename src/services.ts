@@ -1,8 +1,14 @@
 import type { Authenticator, PrincipalStore } from './auth/index.js';
 import type { CompletionService } from './completions/service.js';
 import type { Config } from './config.js';
+import type { ContextManager } from './conversations/context.js';
 import type { ConversationSettings, settingsSchema } from './conversations/settings.js';
 import type { ConversationStore } from './conversations/store.js';
+import type { FunctionService } from './functions/index.js';
+import type { ClientLimits } from './limits/index.js';
+import type { Metrics } from './observability/metrics.js';
+import type { UsageService } from './observability/usage.js';
+import type { ShoppingService } from './shopping/index.js';
 import type { Database } from './storage/db.js';
 import type { ModelTable, TokenCounter } from './tokens/index.js';
 
@@ -15,7 +21,13 @@ export interface Services {
   principals: PrincipalStore;
   authenticator: Authenticator;
   conversations: ConversationStore;
+  context: ContextManager;
   completions: CompletionService;
+  functions: FunctionService;
+  shopping: ShoppingService;
   settingsSchema: ReturnType<typeof settingsSchema>;
   defaultSettings: ConversationSettings;
+  metrics: Metrics;
+  usage: UsageService;
+  clientLimits: ClientLimits;
 }

@@ -1,6 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ConversationRef, MessageRef } from '../conversations/conversations.schema.js';
 import { AppError, ErrorCode } from '../errors.js';
+import { FunctionExecutionRef } from '../functions/functions.schema.js';
 import { builder, type Context, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
 import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
@@ -22,7 +23,7 @@ interface UsageShape {
   costUsd: number;
 }
 
-const UsageRef = builder.objectRef<UsageShape>('Usage').implement({
+export const UsageRef = builder.objectRef<UsageShape>('Usage').implement({
   fields: (t) => ({
     promptTokens: t.exposeInt('promptTokens'),
     completionTokens: t.exposeInt('completionTokens'),
@@ -66,11 +67,22 @@ export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Comp
     }),
     usage: t.field({ type: UsageRef, resolve: (completion) => completion }),
     finishReason: t.exposeString('finishReason', { nullable: true }),
+    cached: t.exposeBoolean('cached', {
+      description: 'Answered by the response cache without an upstream request (usage is then zero).',
+    }),
     latencyMs: t.exposeInt('latencyMs', { nullable: true }),
     timeToFirstTokenMs: t.exposeInt('timeToFirstTokenMs', { nullable: true }),
     error: t.expose('error', { type: CompletionErrorRef, nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    functionExecutions: t.loadableGroup({
+      type: FunctionExecutionRef,
+      description: 'The functions the model called in this completion, in the order they started.',
+      load: (completionIds: string[], context) =>
+        context.services.functions.executions(ownerId(context), { completionIds }),
+      group: (execution) => execution.completionId ?? '',
+      resolve: (completion) => completion.id,
+    }),
   }),
 });
 
@@ -86,6 +98,7 @@ const CompletionEventRef = builder.interfaceRef<CompletionEvent>('CompletionEven
 const EVENT_TYPENAMES = {
   content: 'ContentDelta',
   toolCall: 'ToolCallDelta',
+  functionExecuted: 'FunctionExecuted',
   done: 'CompletionDone',
   failed: 'CompletionFailed',
 } as const satisfies Record<CompletionEvent['kind'], string>;
@@ -107,6 +120,12 @@ builder.objectRef<EventOf<'toolCall'>>('ToolCallDelta').implement({
     functionName: t.exposeString('functionName', { nullable: true }),
     argumentsDelta: t.exposeString('argumentsDelta'),
   }),
+});
+
+builder.objectRef<EventOf<'functionExecuted'>>('FunctionExecuted').implement({
+  interfaces: [CompletionEventRef],
+  isTypeOf: (event) => (event as CompletionEvent).kind === 'functionExecuted',
+  fields: (t) => ({ execution: t.expose('execution', { type: FunctionExecutionRef }) }),
 });
 
 builder.objectRef<EventOf<'done'>>('CompletionDone').implement({
@@ -143,6 +162,22 @@ async function loadCompletion(context: Context, id: string): Promise<CompletionR
   return completion;
 }
 
+const FunctionCallModeEnum = builder.enumType('FunctionCallMode', {
+  values: {
+    AUTO: { value: 'auto', description: 'The model decides.' },
+    NONE: { value: 'none', description: 'No function calls.' },
+    REQUIRED: { value: 'required', description: 'At least one call in the first request.' },
+  } as const,
+});
+
+const FunctionCallInput = builder.inputType('FunctionCallInput', {
+  description: "The seed's function_call: a mode, or a function the first request must call (name).",
+  fields: (t) => ({
+    mode: t.field({ type: FunctionCallModeEnum }),
+    name: t.string(),
+  }),
+});
+
 const SendMessageInput = builder.inputType('SendMessageInput', {
   description: 'A user message and the settings for this completion (unset ones come from the conversation).',
   fields: (t) => ({
@@ -154,16 +189,26 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     topP: t.float(),
     frequencyPenalty: t.float(),
     presencePenalty: t.float(),
+    functions: t.stringList({ description: 'Registry functions offered to the model as tools.' }),
+    functionCall: t.field({ type: FunctionCallInput }),
+    maxSteps: t.int({
+      description: 'Most model requests while the model keeps calling functions (default 5, at most 20).',
+    }),
     idempotencyKey: t.string({
       description:
         'A retried request with the same key returns the first completion and sends nothing upstream.',
+    }),
+    cache: t.boolean({
+      description:
+        'Answer an identical request (model, messages, tools, settings) from the response cache. Unset: only at ' +
+        'temperature 0; false: never.',
     }),
   }),
 });
 
 type SendMessageArgs = { input: typeof SendMessageInput.$inferInput };
 
-function startCompletion(context: Context, args: SendMessageArgs, options: StartOptions) {
+function startCompletion(context: Context, args: SendMessageArgs, options: Omit<StartOptions, 'logger'>) {
   const { input } = args;
   const request: SendMessageRequest = {
     conversationId: decodeId(input.conversationId, 'Conversation', 'input.conversationId'),
@@ -175,8 +220,15 @@ function startCompletion(context: Context, args: SendMessageArgs, options: Start
     topP: input.topP ?? undefined,
     frequencyPenalty: input.frequencyPenalty ?? undefined,
     presencePenalty: input.presencePenalty ?? undefined,
+    functions: input.functions,
+    functionCall: input.functionCall,
+    maxSteps: input.maxSteps,
+    cache: input.cache,
   };
-  return context.services.completions.start(ownerId(context), request, options);
+  return context.services.completions.start(ownerId(context), request, {
+    ...options,
+    logger: context.logger,
+  });
 }
 
 builder.queryFields((t) => ({

@@ -1,5 +1,5 @@
 import { createPubSub, Repeater } from 'graphql-yoga';
-import type { CompletionErrorRecord } from '../storage/schema.js';
+import type { CompletionErrorRecord, FunctionExecutionRow } from '../storage/schema.js';
 import type { Usage } from './openai-service.js';
 
 /** One step of a completion as subscribers see it; `seq` starts at 1 and has no gaps. */
@@ -12,6 +12,7 @@ export type CompletionEvent = { seq: number; completionId: string } & (
       functionName: string | null;
       argumentsDelta: string;
     }
+  | { kind: 'functionExecuted'; execution: FunctionExecutionRow }
   | { kind: 'done'; finishReason: string; usage: Usage }
   | { kind: 'failed'; error: CompletionErrorRecord }
 );

@@ -6,6 +6,9 @@ import type {
   ChatCompletionToolChoiceOption,
 } from 'openai/resources/chat/completions';
 import { AppError, ErrorCode } from '../errors.js';
+import { isRetryable, type ResponseCache, retryAfterSeconds, type UpstreamGate } from '../limits/index.js';
+import type { Logger } from '../observability/logger.js';
+import type { UpstreamMonitor } from '../observability/upstream.js';
 
 export interface ChatRequest {
   model: string;
@@ -17,49 +20,102 @@ export interface ChatRequest {
   presencePenalty: number;
   tools?: ChatCompletionTool[];
   toolChoice?: ChatCompletionToolChoiceOption;
+  /** The prompt's tokens from the stored per-message counts: the rate limiter reserves them plus maxTokens. */
+  promptTokens: number;
+  /** Answer from the response cache when possible (default: only at temperature 0). */
+  cache?: boolean;
 }
 
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /** Of the prompt tokens, those the model API served from its prompt cache (OpenAI reports them). */
+  cachedPromptTokens?: number;
 }
 
 /** What the model sent, normalised across JSON and SSE responses. */
 export type UpstreamDelta =
   | { type: 'content'; text: string }
   | { type: 'toolCall'; index: number; id?: string; functionName?: string; argumentsDelta: string }
-  | { type: 'finish'; reason: string }
+  | { type: 'finish'; reason: string; cached?: boolean }
   | { type: 'usage'; usage: Usage };
 
 export interface UpstreamOptions {
   apiKey: string;
   baseURL: string;
   timeoutMs: number;
-  maxRetries: number;
+  /** Rate limits and retries around the start of every request (the SDK's own retries are off). */
+  gate: UpstreamGate;
+  cache: ResponseCache;
+  /** Logs and counts every call. */
+  monitor: UpstreamMonitor;
 }
 
 /**
- * The one place that talks to the model API. The SDK's own retries (with retry-after honoured) are in force for
- * transient errors; a stream is never retried once it has started, because the SDK only retries the request.
+ * The one place that talks to the model API. Identical cacheable requests are answered from the response cache;
+ * the others start through the gate (rate limits, then our retries of transient errors; the SDK's are off), and
+ * a stream is never retried once it has started.
  */
 export class OpenAIService {
   private readonly client: OpenAI;
+  private readonly monitor: UpstreamMonitor;
+  private readonly gate: UpstreamGate;
+  private readonly cache: ResponseCache;
 
   constructor(options: UpstreamOptions) {
+    this.monitor = options.monitor;
+    this.gate = options.gate;
+    this.cache = options.cache;
     this.client = new OpenAI({
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       timeout: options.timeoutMs,
-      maxRetries: options.maxRetries,
+      maxRetries: 0,
     });
   }
 
-  /** Streams the reply as deltas; a JSON request yields the same deltas in one go, so callers handle one shape. */
-  async *deltas(request: ChatRequest, stream: boolean, signal: AbortSignal): AsyncGenerator<UpstreamDelta> {
+  /**
+   * Streams the reply as deltas; a JSON request yields the same deltas in one go, so callers handle one shape.
+   * Each call is logged once, with the caller's logger so the line carries its request id, and counted.
+   */
+  async *deltas(
+    request: ChatRequest,
+    stream: boolean,
+    signal: AbortSignal,
+    logger: Logger,
+  ): AsyncGenerator<UpstreamDelta> {
+    const call = this.monitor.begin(
+      { model: request.model, messages: request.messages, stream, signal },
+      logger,
+    );
+    let failure: unknown;
+    try {
+      const send = () => this.send(request, stream, signal, () => call.retrying());
+      for await (const delta of this.cache.through(request, send)) {
+        call.saw(delta);
+        yield delta;
+      }
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      call.end(failure);
+    }
+  }
+
+  private async *send(
+    request: ChatRequest,
+    stream: boolean,
+    signal: AbortSignal,
+    onRetry: () => void,
+  ): AsyncGenerator<UpstreamDelta> {
     const params = toParams(request);
     try {
       if (!stream) {
-        const response = await this.client.chat.completions.create({ ...params, stream: false }, { signal });
+        const { data: response, settle } = await this.gate.send(request, signal, onRetry, () =>
+          this.client.chat.completions.create({ ...params, stream: false }, { signal }).withResponse(),
+        );
+        await settle(response.usage?.total_tokens);
         const choice = response.choices[0];
         if (choice?.message.content) yield { type: 'content', text: choice.message.content };
         for (const [index, call] of (choice?.message.tool_calls ?? []).entries()) {
@@ -76,9 +132,10 @@ export class OpenAIService {
         yield { type: 'finish', reason: choice?.finish_reason ?? 'stop' };
         return;
       }
-      const chunks = await this.client.chat.completions.create(
-        { ...params, stream: true, stream_options: { include_usage: true } },
-        { signal },
+      const { data: chunks, settle } = await this.gate.send(request, signal, onRetry, () =>
+        this.client.chat.completions
+          .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal })
+          .withResponse(),
       );
       let finishReason: string | null = null;
       for await (const chunk of chunks) {
@@ -94,7 +151,10 @@ export class OpenAIService {
           };
         }
         if (choice?.finish_reason) finishReason = choice.finish_reason;
-        if (chunk.usage) yield { type: 'usage', usage: toUsage(chunk.usage) };
+        if (chunk.usage) {
+          await settle(chunk.usage.total_tokens);
+          yield { type: 'usage', usage: toUsage(chunk.usage) };
+        }
       }
       if (finishReason === null) {
         throw new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The model stream ended without a finish reason');
@@ -122,19 +182,8 @@ function toParams(request: ChatRequest): ChatCompletionCreateParamsBase {
 const toUsage = (usage: OpenAI.CompletionUsage): Usage => ({
   promptTokens: usage.prompt_tokens,
   completionTokens: usage.completion_tokens,
+  cachedPromptTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
 });
-
-/** Seconds to wait, from `retry-after-ms` or `retry-after` (seconds or an HTTP date). */
-export function retryAfterSeconds(headers: Headers | undefined): number | undefined {
-  const ms = Number(headers?.get('retry-after-ms'));
-  if (headers?.get('retry-after-ms') && Number.isFinite(ms)) return ms / 1000;
-  const value = headers?.get('retry-after');
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return seconds;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, (date - Date.now()) / 1000);
-}
 
 /** Maps the SDK's error classes onto the contract's codes; an abort passes through untouched. */
 export function toAppError(error: unknown): unknown {
@@ -154,7 +203,7 @@ export function toAppError(error: unknown): unknown {
       'The model API refused our credentials (check OPENAI_API_KEY)',
     );
   }
-  if (error instanceof OpenAI.APIError && error.status !== undefined && error.status < 500) {
+  if (error instanceof OpenAI.APIError && error.status !== undefined && !isRetryable(error)) {
     return new AppError(
       ErrorCode.UPSTREAM_INVALID_REQUEST,
       `The model API rejected the request: ${error.message}`,

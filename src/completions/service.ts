@@ -1,8 +1,15 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
+import type { ContextManager } from '../conversations/context.js';
 import type { ConversationSettings } from '../conversations/settings.js';
 import type { ConversationStore } from '../conversations/store.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
+import {
+  type FunctionCallChoice,
+  type FunctionService,
+  type ToolOffer,
+  toolMessageContent,
+} from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
 import type {
   CompletionErrorRecord,
@@ -21,13 +28,25 @@ export interface SendMessageInput extends Partial<ConversationSettings> {
   conversationId: string;
   content: string;
   idempotencyKey?: string | null;
+  /** Registry functions offered to the model as `tools`. */
+  functions?: string[] | null;
+  functionCall?: FunctionCallChoice | null;
+  /** Most model requests one completion makes while the model keeps calling functions (default 5). */
+  maxSteps?: number | null;
+  /** Answer from the response cache when possible; unset caches only at temperature 0. */
+  cache?: boolean | null;
 }
+
+export const DEFAULT_MAX_STEPS = 5;
+export const MAX_STEPS_LIMIT = 20;
 
 export interface StartOptions {
   /** Ask the model for SSE chunks (subscriptions) or one JSON reply (sendMessage). */
   stream: boolean;
   /** `chat`: the run is aborted when its last subscriber leaves. */
   cancelWhenUnwatched: boolean;
+  /** The request's logger: the run's lines, its upstream calls' included, carry the request id. */
+  logger: Logger;
 }
 
 interface ActiveRun {
@@ -50,23 +69,27 @@ export class CompletionService {
   constructor(
     private readonly deps: {
       conversations: ConversationStore;
+      context: ContextManager;
       completions: CompletionStore;
       events: CompletionEventLog;
       openai: OpenAIService;
+      functions: FunctionService;
       models: ModelTable;
       settingsSchema: z.ZodType<Partial<ConversationSettings>>;
-      logger: Logger;
     },
   ) {
     this.inputSchema = z.object({
       content: z.string().min(1, 'must not be empty'),
       idempotencyKey: z.string().min(1).max(200).nullish(),
+      functions: z.array(z.string()).max(64).nullish(),
+      maxSteps: z.number().int().min(1).max(MAX_STEPS_LIMIT).nullish(),
     });
   }
 
   /** Starts a completion, or returns the earlier one when the idempotency key was seen before. */
   async start(ownerId: string, input: SendMessageInput, options: StartOptions): Promise<CompletionRow> {
-    const { content, idempotencyKey } = parseInput(this.inputSchema, input);
+    const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
+    const offer = await this.deps.functions.offerTools(functions ?? [], input.functionCall);
     const overrides = withoutNullish(parseInput(this.deps.settingsSchema, pickSettings(input)));
     const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
     const settings = { ...settingsOf(conversation), ...overrides };
@@ -88,9 +111,24 @@ export class CompletionService {
       done: Promise.resolve(row),
     };
     this.runs.set(row.id, run);
-    run.done = this.execute(row, conversation, settings, options.stream, controller.signal).finally(() =>
-      this.runs.delete(row.id),
-    );
+    const logger = options.logger.child({ completionId: row.id });
+    run.done = this.execute({
+      completion: row,
+      conversation,
+      settings,
+      offer,
+      maxSteps: maxSteps ?? DEFAULT_MAX_STEPS,
+      cache: input.cache ?? undefined,
+      stream: options.stream,
+      signal: controller.signal,
+      logger,
+      progress: {
+        started: performance.now(),
+        firstTokenMs: null,
+        usage: { promptTokens: 0, completionTokens: 0 },
+      },
+      content: '',
+    }).finally(() => this.runs.delete(row.id));
     return row;
   }
 
@@ -169,76 +207,54 @@ export class CompletionService {
     await Promise.all(pending);
   }
 
-  private async execute(
-    completion: CompletionRow,
-    conversation: ConversationRow,
-    settings: ConversationSettings,
-    stream: boolean,
-    signal: AbortSignal,
-  ): Promise<CompletionRow> {
-    const { conversations, completions, events, openai, logger } = this.deps;
-    const started = performance.now();
-    let firstTokenMs: number | null = null;
-    let content = '';
-    const toolCalls: ToolCallRecord[] = [];
-    let usage: Usage = { promptTokens: 0, completionTokens: 0 };
-    let finishReason = 'stop';
-    const elapsed = () => Math.round(performance.now() - started);
-
+  /**
+   * The tool loop: ask the model; while it calls functions, run them, store the results and ask again, up to
+   * `maxSteps` requests; then store the answer and the completion's totals.
+   */
+  private async execute(run: CompletionRun): Promise<CompletionRow> {
+    const { conversations, completions, events } = this.deps;
+    const { completion, conversation, progress } = run;
+    const elapsed = () => Math.round(performance.now() - progress.started);
     try {
-      const context = await conversations.contextMessages(conversation.id);
-      const request: ChatRequest = { ...settings, messages: context.map(toMessageParam) };
-      for await (const delta of openai.deltas(request, stream, signal)) {
-        if (delta.type === 'content') {
-          firstTokenMs ??= elapsed();
-          content += delta.text;
-          events.append(completion.id, { kind: 'content', text: delta.text });
-        } else if (delta.type === 'toolCall') {
-          firstTokenMs ??= elapsed();
-          const call = (toolCalls[delta.index] ??= { id: '', functionName: '', arguments: '' });
-          call.id ||= delta.id ?? '';
-          call.functionName ||= delta.functionName ?? '';
-          call.arguments += delta.argumentsDelta;
-          events.append(completion.id, {
-            kind: 'toolCall',
-            index: delta.index,
-            toolCallId: delta.id ?? null,
-            functionName: delta.functionName ?? null,
-            argumentsDelta: delta.argumentsDelta,
-          });
-        } else if (delta.type === 'usage') {
-          usage = delta.usage;
-        } else {
-          finishReason = delta.reason;
+      let reply = await this.step(run, 1);
+      for (let step = 2; reply.toolCalls.length > 0; step++) {
+        await this.runToolCalls(run, reply);
+        if (step > run.maxSteps) {
+          throw new AppError(
+            ErrorCode.FUNCTION_FAILED,
+            `The model was still calling functions after maxSteps (${run.maxSteps}) requests; ` +
+              'the calls ran and are stored. Raise maxSteps or offer fewer functions.',
+          );
         }
+        reply = await this.step(run, step);
       }
       const message = await conversations.append(conversation, {
         role: 'assistant',
-        content: content || null,
-        toolCalls: toolCalls.length > 0 ? toolCalls : null,
+        content: reply.content || null,
         completionId: completion.id,
       });
+      const { usage } = progress;
       const row = await completions.finish(completion.id, {
         status: 'completed',
         messageId: message.id,
-        finishReason,
+        finishReason: reply.finishReason,
+        cached: reply.cached,
         ...usage,
-        costUsd: costUsd(this.deps.models.get(settings.model), usage),
+        costUsd: costUsd(this.deps.models.get(run.settings.model), usage),
         latencyMs: elapsed(),
-        timeToFirstTokenMs: firstTokenMs,
+        timeToFirstTokenMs: progress.firstTokenMs,
       });
-      events.append(completion.id, { kind: 'done', finishReason, usage });
+      events.append(completion.id, { kind: 'done', finishReason: reply.finishReason, usage });
       return row;
     } catch (caught) {
-      const cancelled = signal.aborted;
+      const cancelled = run.signal.aborted;
       const error = cancelled ? CANCELLED : errorRecord(caught);
-      if (!cancelled && !(caught instanceof AppError))
-        logger.error({ err: caught, completionId: completion.id }, 'completion failed');
+      if (!cancelled && !(caught instanceof AppError)) run.logger.error({ err: caught }, 'completion failed');
       try {
-        const partial = content
+        const partial = run.content
           ? await conversations.append(conversation, {
               role: 'assistant',
-              content,
+              content: run.content,
               status: 'partial',
               completionId: completion.id,
             })
@@ -247,14 +263,149 @@ export class CompletionService {
           status: cancelled ? 'cancelled' : 'failed',
           messageId: partial?.id ?? null,
           error,
+          ...progress.usage,
+          costUsd: costUsd(this.deps.models.get(run.settings.model), progress.usage),
           latencyMs: elapsed(),
-          timeToFirstTokenMs: firstTokenMs,
+          timeToFirstTokenMs: progress.firstTokenMs,
         });
       } finally {
         events.append(completion.id, { kind: 'failed', error });
       }
     }
   }
+
+  /** One upstream request: relays what arrives as events and returns the reply; usage adds up in `run`. */
+  private async step(run: CompletionRun, step: number): Promise<StepReply> {
+    const { conversations, events, openai } = this.deps;
+    const { completion, progress } = run;
+    const fitted = await this.deps.context.fit(
+      run.conversation,
+      { ...run.settings, ...toolsForStep(run.offer, step) },
+      run,
+    );
+    const context = await conversations.contextMessages(run.conversation.id);
+    const request: ChatRequest = {
+      ...run.settings,
+      ...toolsForStep(run.offer, step),
+      messages: context.map(toMessageParam),
+      promptTokens: fitted.tokenCount,
+      cache: run.cache,
+    };
+    const toolCalls: ToolCallRecord[] = [];
+    let finishReason = 'stop';
+    let cached = false;
+    run.content = '';
+    const firstToken = () => {
+      progress.firstTokenMs ??= Math.round(performance.now() - progress.started);
+    };
+    for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger)) {
+      if (delta.type === 'content') {
+        firstToken();
+        run.content += delta.text;
+        events.append(completion.id, { kind: 'content', text: delta.text });
+      } else if (delta.type === 'toolCall') {
+        firstToken();
+        const call = toolCalls[delta.index] ?? { id: '', functionName: '', arguments: '' };
+        toolCalls[delta.index] = call;
+        call.id ||= delta.id ?? '';
+        call.functionName ||= delta.functionName ?? '';
+        call.arguments += delta.argumentsDelta;
+        events.append(completion.id, {
+          kind: 'toolCall',
+          index: delta.index,
+          toolCallId: delta.id ?? null,
+          functionName: delta.functionName ?? null,
+          argumentsDelta: delta.argumentsDelta,
+        });
+      } else if (delta.type === 'usage') {
+        progress.usage = addUsage(progress.usage, delta.usage);
+      } else {
+        finishReason = delta.reason;
+        cached = delta.cached ?? false;
+      }
+    }
+    return { content: run.content, toolCalls: toolCalls.filter(Boolean), finishReason, cached };
+  }
+
+  /**
+   * Stores the assistant's tool calls, runs them concurrently and stores each result as a `tool` message, even
+   * when cancelled, so the calls never lack their answers in the conversation.
+   */
+  private async runToolCalls(run: CompletionRun, reply: StepReply): Promise<void> {
+    const { conversations, events, functions } = this.deps;
+    const { completion, conversation } = run;
+    await conversations.append(conversation, {
+      role: 'assistant',
+      content: reply.content || null,
+      toolCalls: reply.toolCalls,
+      completionId: completion.id,
+    });
+    run.content = '';
+    const executions = await Promise.all(
+      reply.toolCalls.map(async (call) => {
+        const execution = await functions.executeToolCall(
+          completion.ownerId,
+          run.offer,
+          call,
+          completion.id,
+          run.signal,
+        );
+        events.append(completion.id, { kind: 'functionExecuted', execution });
+        return execution;
+      }),
+    );
+    for (const execution of executions) {
+      await conversations.append(conversation, {
+        role: 'tool',
+        content: toolMessageContent(execution),
+        name: execution.functionName,
+        toolCallId: execution.toolCallId,
+        completionId: completion.id,
+      });
+    }
+    run.signal.throwIfAborted();
+  }
+}
+
+/** A running completion: what every step needs, and what the steps have gathered so far. */
+interface CompletionRun {
+  completion: CompletionRow;
+  conversation: ConversationRow;
+  settings: ConversationSettings;
+  offer: ToolOffer;
+  maxSteps: number;
+  cache: boolean | undefined;
+  stream: boolean;
+  signal: AbortSignal;
+  logger: Logger;
+  progress: { started: number; firstTokenMs: number | null; usage: Usage };
+  /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */
+  content: string;
+}
+
+interface StepReply {
+  content: string;
+  toolCalls: ToolCallRecord[];
+  finishReason: string;
+  /** Answered by the response cache, without an upstream request. */
+  cached: boolean;
+}
+
+/** The usage of a run's requests added up. */
+function addUsage(total: Usage, step: Usage): Usage {
+  const cached = (total.cachedPromptTokens ?? 0) + (step.cachedPromptTokens ?? 0);
+  return {
+    promptTokens: total.promptTokens + step.promptTokens,
+    completionTokens: total.completionTokens + step.completionTokens,
+    ...(cached > 0 ? { cachedPromptTokens: cached } : {}),
+  };
+}
+
+/** A forced or required call applies to the first request only; forcing it again would loop to maxSteps. */
+function toolsForStep(offer: ToolOffer, step: number): Pick<ChatRequest, 'tools' | 'toolChoice'> {
+  if (offer.tools.length === 0) return {};
+  const toolChoice = step > 1 && offer.toolChoice !== 'none' ? 'auto' : offer.toolChoice;
+  return { tools: offer.tools, toolChoice };
 }
 
 /** Replays a finished completion from storage: its stored reply as one delta (if any), then its end. */

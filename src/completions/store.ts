@@ -10,6 +10,7 @@ export type CompletionOutcome = Partial<
     | 'status'
     | 'messageId'
     | 'finishReason'
+    | 'cached'
     | 'promptTokens'
     | 'completionTokens'
     | 'costUsd'

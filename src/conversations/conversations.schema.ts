@@ -26,7 +26,23 @@ export const MessageStatusEnum = builder.enumType('MessageStatus', {
   } as const,
 });
 
-const ToolCallRef = builder.objectRef<{ id: string; functionName: string; arguments: string }>('ToolCall');
+export const ContextStrategyEnum = builder.enumType('ContextStrategy', {
+  description: 'How a context too long for the budget is trimmed.',
+  values: {
+    DROP_OLDEST: {
+      value: 'drop_oldest',
+      description: 'Marks the oldest messages out of context (tool calls with their results).',
+    },
+    SUMMARIZE: {
+      value: 'summarize',
+      description: 'Replaces the oldest messages with one SYSTEM summary written by the model.',
+    },
+  } as const,
+});
+
+export const ToolCallRef = builder.objectRef<{ id: string; functionName: string; arguments: string }>(
+  'ToolCall',
+);
 ToolCallRef.implement({
   fields: (t) => ({
     id: t.exposeString('id'),
@@ -58,6 +74,12 @@ export const MessageRef = builder.node(builder.objectRef<MessageRow>('Message'),
     inContext: t.exposeBoolean('inContext', {
       description: 'False once trimmed: still stored, no longer sent upstream.',
     }),
+    summaryOfSeq: t.exposeInt('summaryOfSeq', {
+      nullable: true,
+      description:
+        'Set on a summary written by SUMMARIZE: the seq of the first message it replaces. In the context the ' +
+        'summary sits there, before the messages that were kept; in `messages` it is listed by its own seq.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -81,6 +103,10 @@ export const ConversationRef = builder.node(builder.objectRef<ConversationRow>('
     model: t.exposeString('model'),
     settings: t.field({ type: ConversationSettingsRef, resolve: (conversation) => conversation }),
     systemPrompt: t.exposeString('systemPrompt', { nullable: true }),
+    contextStrategy: t.expose('contextStrategy', {
+      type: ContextStrategyEnum,
+      description: 'How the context is fitted to the model window before each completion.',
+    }),
     messages: t.connection({
       type: MessageRef,
       description: 'Every stored message in order, trimmed ones included (see Message.inContext).',
@@ -168,6 +194,10 @@ builder.mutationFields((t) => ({
       model: t.input.string({ description: 'Defaults to OPENAI_MODEL (gpt-4).' }),
       systemPrompt: t.input.string({ description: 'Stored as the first message (role SYSTEM).' }),
       settings: t.input.field({ type: ConversationSettingsInput }),
+      contextStrategy: t.input.field({
+        type: ContextStrategyEnum,
+        description: 'Defaults to DROP_OLDEST.',
+      }),
     },
     resolve: (_root, { input }, context) => {
       const { services } = context;
@@ -180,6 +210,7 @@ builder.mutationFields((t) => ({
         title: input.title,
         systemPrompt: input.systemPrompt,
         settings: { ...services.defaultSettings, ...withoutNullish(settings) },
+        contextStrategy: input.contextStrategy,
       });
     },
   }),

@@ -14,6 +14,10 @@ import type { ConversationSettings } from './settings.js';
 
 export type Role = MessageRow['role'];
 export type MessageStatus = MessageRow['status'];
+export type ContextStrategy = ConversationRow['contextStrategy'];
+
+/** Where a message sits in the context: a summary where its span began, every other message at its seq. */
+export const contextPosition = sql<number>`coalesce(${messages.summaryOfSeq}, ${messages.seq})`;
 
 export interface NewMessage {
   role: Role;
@@ -23,12 +27,24 @@ export interface NewMessage {
   toolCallId?: string | null;
   status?: MessageStatus;
   completionId?: string | null;
+  /** Only for a SUMMARIZE note: the context position of the first message it replaces. */
+  summaryOfSeq?: number | null;
 }
 
 export interface NewConversation {
   title?: string | null;
   systemPrompt?: string | null;
   settings: ConversationSettings;
+  contextStrategy?: ContextStrategy | null;
+}
+
+export interface ContextTotals {
+  /** Conversation.tokenCount: stored counts of the in-context messages plus the reply priming. */
+  tokenCount: number;
+  /** Context positions (see contextPosition) of the oldest and newest in-context messages; 0 when empty. */
+  firstPosition: number;
+  lastPosition: number;
+  newestUserPosition: number | null;
 }
 
 export interface ConversationCursor {
@@ -53,6 +69,7 @@ export class ConversationStore {
           ownerId,
           title: input.title ?? null,
           systemPrompt: input.systemPrompt ?? null,
+          contextStrategy: input.contextStrategy ?? undefined,
           ...input.settings,
         })
         .returning();
@@ -120,33 +137,65 @@ export class ConversationStore {
     conversation: Pick<ConversationRow, 'id' | 'model'>,
     message: NewMessage,
   ): Promise<MessageRow> {
-    const tokenCount = this.tokens.countMessage(message, conversation.model);
+    return this.db.transaction((tx) => this.insert(tx, conversation, message));
+  }
+
+  /**
+   * Appends a summary and marks the messages it replaces out of context, atomically: the context never holds
+   * both, nor neither.
+   */
+  async replaceWithSummary(
+    conversation: Pick<ConversationRow, 'id' | 'model'>,
+    content: string,
+    summaryOfSeq: number,
+    replacedIds: string[],
+  ): Promise<MessageRow> {
     return this.db.transaction(async (tx) => {
-      const [bumped] = await tx
-        .update(conversations)
-        .set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: new Date() })
-        .where(eq(conversations.id, conversation.id))
-        .returning({ seq: conversations.lastSeq });
-      if (!bumped) throw notFound('Conversation', conversation.id);
-      const [row] = await tx
-        .insert(messages)
-        .values({
-          id: randomUUID(),
-          conversationId: conversation.id,
-          seq: bumped.seq,
-          role: message.role,
-          content: message.content,
-          name: message.name ?? null,
-          toolCalls: message.toolCalls ?? null,
-          toolCallId: message.toolCallId ?? null,
-          status: message.status ?? 'complete',
-          completionId: message.completionId ?? null,
-          tokenCount,
-        })
-        .returning();
-      if (!row) throw new Error('message insert returned nothing');
-      return row;
+      const summary = await this.insert(tx, conversation, { role: 'system', content, summaryOfSeq });
+      await this.markOutOfContext(replacedIds, tx);
+      return summary;
     });
+  }
+
+  /** Trimming never deletes: the rows stay readable in `messages` but are no longer sent upstream. */
+  async markOutOfContext(ids: string[], db: Pick<Db, 'update'> = this.db): Promise<void> {
+    await db
+      .update(messages)
+      .set({ inContext: false })
+      .where(sql`${messages.id} = any(${sql.param(ids)}::text[])`);
+  }
+
+  private async insert(
+    tx: Pick<Db, 'update' | 'insert'>,
+    conversation: Pick<ConversationRow, 'id' | 'model'>,
+    message: NewMessage,
+  ): Promise<MessageRow> {
+    const tokenCount = this.tokens.countMessage(message, conversation.model);
+    const [bumped] = await tx
+      .update(conversations)
+      .set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: new Date() })
+      .where(eq(conversations.id, conversation.id))
+      .returning({ seq: conversations.lastSeq });
+    if (!bumped) throw notFound('Conversation', conversation.id);
+    const [row] = await tx
+      .insert(messages)
+      .values({
+        id: randomUUID(),
+        conversationId: conversation.id,
+        seq: bumped.seq,
+        role: message.role,
+        content: message.content,
+        name: message.name ?? null,
+        toolCalls: message.toolCalls ?? null,
+        toolCallId: message.toolCallId ?? null,
+        status: message.status ?? 'complete',
+        completionId: message.completionId ?? null,
+        summaryOfSeq: message.summaryOfSeq ?? null,
+        tokenCount,
+      })
+      .returning();
+    if (!row) throw new Error('message insert returned nothing');
+    return row;
   }
 
   async message(id: string): Promise<MessageRow | null> {
@@ -160,15 +209,32 @@ export class ConversationStore {
       .select()
       .from(messages)
       .where(and(eq(messages.conversationId, conversationId), eq(messages.inContext, true)))
-      .orderBy(messages.seq);
+      .orderBy(contextPosition, messages.seq);
   }
 
   /** Tokens of the context as it would be sent now: stored per-message counts plus the reply priming. */
   async tokenCount(conversationId: string): Promise<number> {
+    return (await this.contextTotals(conversationId)).tokenCount;
+  }
+
+  /** One pass over the stored counts: the context's tokens, its span of positions, its newest user message. */
+  async contextTotals(conversationId: string): Promise<ContextTotals> {
     const [row] = await this.db
-      .select({ total: sum(messages.tokenCount).mapWith(Number) })
+      .select({
+        total: sum(messages.tokenCount).mapWith(Number),
+        firstPosition: sql<number | null>`min(${contextPosition})`,
+        lastPosition: sql<number | null>`max(${contextPosition})`,
+        newestUserPosition: sql<
+          number | null
+        >`max(${contextPosition}) filter (where ${messages.role} = 'user')`,
+      })
       .from(messages)
-      .where(and(eq(messages.conversationId, conversationId), eq(messages.inContext, true)));
-    return (row?.total ?? 0) + REPLY_PRIMING_TOKENS;
+      .where(and(eq(messages.conversationId, conversationId), sql`${messages.inContext}`));
+    return {
+      tokenCount: (row?.total ?? 0) + REPLY_PRIMING_TOKENS,
+      firstPosition: row?.firstPosition ?? 0,
+      lastPosition: row?.lastPosition ?? 0,
+      newestUserPosition: row?.newestUserPosition ?? null,
+    };
   }
 }

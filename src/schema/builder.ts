@@ -6,6 +6,7 @@ import WithInputPlugin from '@pothos/plugin-with-input';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Principal } from '../auth/index.js';
 import { AppError, ErrorCode } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
 import type { Services } from '../services.js';
 import type { Loaders } from '../storage/loaders.js';
 
@@ -14,6 +15,8 @@ export interface Context {
   services: Services;
   loaders: Loaders;
   requestId: string;
+  /** The app logger bound to this request's id: every line of the request or stream carries it. */
+  logger: Logger;
   /** Aborted when the client goes away (HTTP request closed, subscription completed or socket closed). */
   signal: AbortSignal;
 }

@@ -39,6 +39,7 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/metrics') return void services.metrics.serve(req, res, services.config.METRICS_TOKEN);
     if (path === '/readyz') {
       if (draining) return json(res, 503, { status: 'draining' });
       services.database.ping().then(

@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { ErrorCode } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
+import { useClientLimits } from '../limits/index.js';
+import { useObservability } from '../observability/graphql-plugin.js';
+import { type Logger, requestIdFrom } from '../observability/logger.js';
 import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
 import { createLoaders } from '../storage/loaders.js';
@@ -28,6 +31,8 @@ export function createYogaServer(schema: GraphQLSchema, services: Services, logg
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     graphiql: { title: 'agent-platform', subscriptionsProtocol: 'WS' },
+    // The bundled GraphiQL works without reaching a CDN (closed networks, air-gapped installs).
+    renderGraphiQL,
     logging: {
       debug: (...args) => logger.debug(yogaLogEntry(args)),
       info: (...args) => logger.info(yogaLogEntry(args)),
@@ -42,17 +47,21 @@ export function createYogaServer(schema: GraphQLSchema, services: Services, logg
         costLimit: { maxCost: config.GRAPHQL_MAX_COST, onReject: [tagRejection] },
       }),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      useObservability(services.metrics),
+      useClientLimits(services.clientLimits),
     ],
     context: async (initial): Promise<Context> => {
       const authorization =
         initial.request?.headers.get('authorization') ??
         connectionParamsAuthorization(initial.connectionParams);
       const principal = await services.authenticator.authenticate(authorization);
+      const requestId = requestIdFrom(initial.request?.headers.get('x-request-id')) ?? randomUUID();
       return {
         principal,
         services,
         loaders: createLoaders(services.database.db, principal?.id ?? null),
-        requestId: initial.request?.headers.get('x-request-id') ?? randomUUID(),
+        requestId,
+        logger: logger.child({ requestId }),
         signal: initial.signal ?? initial.request?.signal ?? new AbortController().signal,
       };
     },

@@ -79,8 +79,35 @@ export function createLoaders(db: Db, ownerId: string | null) {
     { cacheKeyFn: pageKey },
   );
 
-  return { conversationById, completionById, messageById, messagePage };
+  const conversationUsage = new DataLoader<string, UsageTotals>(async (ids) => {
+    const rows = await db
+      .select({ conversationId: completions.conversationId, ...usageTotals })
+      .from(completions)
+      .where(inArray(completions.conversationId, [...ids]))
+      .groupBy(completions.conversationId);
+    const byId = new Map(rows.map((row) => [row.conversationId, row]));
+    return ids.map((id) => byId.get(id) ?? NO_USAGE);
+  });
+
+  return { conversationById, completionById, messageById, messagePage, conversationUsage };
 }
+
+export interface UsageTotals {
+  completions: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+const NO_USAGE: UsageTotals = { completions: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+
+/** Sums over completions rows, for a select next to a group-by; Postgres sums integers as bigint (text). */
+export const usageTotals = {
+  completions: sql<number>`count(*)`.mapWith(Number),
+  promptTokens: sql<number>`coalesce(sum(${completions.promptTokens}), 0)`.mapWith(Number),
+  completionTokens: sql<number>`coalesce(sum(${completions.completionTokens}), 0)`.mapWith(Number),
+  costUsd: sql<number>`coalesce(sum(${completions.costUsd}), 0)`.mapWith(Number),
+};
 
 const pageKey = (key: MessagePageKey) =>
   `${key.conversationId}|${key.afterSeq}|${key.beforeSeq}|${key.limit}|${key.inverted}`;

@@ -5,6 +5,7 @@ import {
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   real,
   text,
@@ -47,6 +48,10 @@ export const conversations = pgTable(
     systemPrompt: text('system_prompt'),
     /** Highest message seq handed out; bumped atomically so concurrent writers never collide. */
     lastSeq: integer('last_seq').notNull().default(0),
+    /** How the context is fitted to the model's window before each completion (see conversations/context.ts). */
+    contextStrategy: text('context_strategy', { enum: ['drop_oldest', 'summarize'] })
+      .notNull()
+      .default('drop_oldest'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -74,10 +79,22 @@ export const messages = pgTable(
       .default('complete'),
     /** False once trimmed out of the context: the row stays readable but is no longer sent upstream. */
     inContext: boolean('in_context').notNull().default(true),
+    /**
+     * Set on a summary written by SUMMARIZE: the context position of the first message it replaces. The context
+     * is ordered by `coalesce(summary_of_seq, seq), seq`, so the summary sits where its span began while its own
+     * seq (write order, the `messages` cursor) stays unique and increasing.
+     */
+    summaryOfSeq: integer('summary_of_seq'),
     completionId: text('completion_id'),
     createdAt: createdAt(),
   },
-  (table) => [uniqueIndex('messages_conversation_seq_idx').on(table.conversationId, table.seq)],
+  (table) => [
+    uniqueIndex('messages_conversation_seq_idx').on(table.conversationId, table.seq),
+    // Context operations walk the in-context messages oldest first and stop early; this keeps that O(dropped).
+    index('messages_context_idx')
+      .on(table.conversationId, sql`coalesce(${table.summaryOfSeq}, ${table.seq})`, table.seq)
+      .where(sql`in_context`),
+  ],
 );
 
 export type CompletionErrorRecord = { code: string; message: string; retryAfter?: number | null };
@@ -96,6 +113,8 @@ export const completions = pgTable(
     model: text('model').notNull(),
     messageId: text('message_id'),
     finishReason: text('finish_reason'),
+    /** Answered by the response cache, without an upstream request. */
+    cached: boolean('cached').notNull().default(false),
     promptTokens: integer('prompt_tokens').notNull().default(0),
     completionTokens: integer('completion_tokens').notNull().default(0),
     costUsd: doublePrecision('cost_usd').notNull().default(0),
@@ -112,7 +131,102 @@ export const completions = pgTable(
   ],
 );
 
+/** The function registry: built-ins (registered in code at start) and webhook functions (registered over GraphQL). */
+export const functionDefinitions = pgTable('function_definitions', {
+  name: text('name').primaryKey(),
+  /** Who registered a webhook function; null for built-ins. */
+  ownerId: text('owner_id').references(() => principals.id, { onDelete: 'set null' }),
+  kind: text('kind', { enum: ['builtin', 'webhook'] }).notNull(),
+  description: text('description').notNull(),
+  parameters: jsonb('parameters').$type<Record<string, unknown>>().notNull(),
+  webhookUrl: text('webhook_url'),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+export const functionExecutions = pgTable(
+  'function_executions',
+  {
+    id: text('id').primaryKey(),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => principals.id, { onDelete: 'cascade' }),
+    /** Null for a direct `executeFunction`. */
+    completionId: text('completion_id').references(() => completions.id, { onDelete: 'cascade' }),
+    toolCallId: text('tool_call_id'),
+    functionName: text('function_name').notNull(),
+    arguments: jsonb('arguments').$type<unknown>(),
+    result: jsonb('result').$type<unknown>(),
+    error: text('error'),
+    status: text('status', { enum: ['succeeded', 'failed'] }).notNull(),
+    durationMs: doublePrecision('duration_ms').notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    index('function_executions_completion_idx').on(table.completionId),
+    index('function_executions_tool_call_idx').on(table.toolCallId),
+    index('function_executions_name_idx').on(table.functionName),
+  ],
+);
+
+export const transactions = pgTable(
+  'transactions',
+  {
+    id: text('id').primaryKey(),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => principals.id, { onDelete: 'cascade' }),
+    amount: numeric('amount', { precision: 14, scale: 2, mode: 'number' }).notNull(),
+    currency: text('currency').notNull(),
+    merchant: text('merchant').notNull(),
+    category: text('category').notNull(),
+    status: text('status', { enum: ['approved', 'declined'] }).notNull(),
+    violations: jsonb('violations').$type<string[]>().notNull(),
+    remainingBudget: numeric('remaining_budget', { precision: 14, scale: 2, mode: 'number' }),
+    completionId: text('completion_id').references(() => completions.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (table) => [index('transactions_owner_created_idx').on(table.ownerId, table.createdAt, table.id)],
+);
+
+export const spendingRules = pgTable(
+  'spending_rules',
+  {
+    id: text('id').primaryKey(),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => principals.id, { onDelete: 'cascade' }),
+    kind: text('kind', {
+      enum: [
+        'per_transaction_limit',
+        'daily_budget',
+        'monthly_budget',
+        'blocked_merchant',
+        'blocked_category',
+        'velocity',
+      ],
+    }).notNull(),
+    /** What the rule is about, normalised (category, merchant, currency), so an upsert finds the same rule. */
+    scope: text('scope').notNull(),
+    category: text('category'),
+    merchant: text('merchant'),
+    amount: numeric('amount', { precision: 14, scale: 2, mode: 'number' }),
+    currency: text('currency'),
+    maxTransactions: integer('max_transactions'),
+    windowMinutes: integer('window_minutes'),
+    enabled: boolean('enabled').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [uniqueIndex('spending_rules_owner_kind_scope_idx').on(table.ownerId, table.kind, table.scope)],
+);
+
 export type PrincipalRow = typeof principals.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type CompletionRow = typeof completions.$inferSelect;
+export type FunctionDefinitionRow = typeof functionDefinitions.$inferSelect;
+export type FunctionExecutionRow = typeof functionExecutions.$inferSelect;
+export type TransactionRow = typeof transactions.$inferSelect;
+export type SpendingRuleRow = typeof spendingRules.$inferSelect;

@@ -82,13 +82,15 @@ export class TokenCounter {
 
   /**
    * 3 + tokens(role) + tokens(content) [+ tokens(name) + 1] + per tool call (3 + tokens(name) + tokens(arguments)).
-   * `toolCallId` is not counted: it addresses the result and is not rendered into the model's prompt.
+   * `toolCallId` is not counted: it addresses the result and is not rendered into the model's prompt. Nor is
+   * the `name` of a tool message: OpenAI's tool messages have no name field, so it never reaches the wire.
    */
   countMessage(message: ChatMessageLike, model: string): number {
     const encoding = this.models.get(model).encoding;
     let tokens = TOKENS_PER_MESSAGE + this.encode(message.role, encoding);
     if (message.content) tokens += this.encode(message.content, encoding);
-    if (message.name) tokens += this.encode(message.name, encoding) + TOKENS_PER_NAME;
+    if (message.name && message.role !== 'tool')
+      tokens += this.encode(message.name, encoding) + TOKENS_PER_NAME;
     if (message.toolCalls) tokens += this.countToolCalls(message.toolCalls, encoding);
     return tokens;
   }

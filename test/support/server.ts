@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import { type App, createApp } from '../../src/app.js';
 import { type Env, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -36,6 +37,8 @@ export interface TestServerOptions {
   /** A simulator to share between servers; otherwise one is started and closed with the server. */
   simulator?: Simulator;
   onQuery?: (sql: string) => void;
+  /** Where the app's log lines go (tests that read the logs capture them here); default stdout. */
+  logDestination?: DestinationStream;
 }
 
 /** The real server on an ephemeral port, on an in-memory database, answering from a real simulator over HTTP. */
@@ -48,9 +51,19 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     OPENAI_API_KEY: 'sk-test-upstream',
     OPENAI_BASE_URL: simulator.url,
     LOG_LEVEL: 'silent',
+    // The limits stay out of the way of tests about other things (test/limits sets its own): no queueing, fast
+    // backoff, and an upstream asking for more than 5 s is answered at once rather than waited for.
+    RATE_LIMIT_RPM: '100000',
+    RATE_LIMIT_TPM: '100000000',
+    RATE_LIMIT_MAX_WAIT: '5000',
+    CLIENT_RPM: '100000',
+    OPENAI_RETRY_BASE_DELAY_MS: '1',
     ...options.env,
   });
-  const app = await createApp(config, { onQuery: options.onQuery, logger: createLogger(config.LOG_LEVEL) });
+  const app = await createApp(config, {
+    onQuery: options.onQuery,
+    logger: createLogger(config.LOG_LEVEL, options.logDestination),
+  });
   const address = await app.listen();
   const url = `http://127.0.0.1:${address.port}/graphql`;
 
