@@ -23,7 +23,10 @@ CREATE TABLE "completions" (
 	"error" jsonb,
 	"idempotency_key" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"finished_at" timestamp with time zone
+	"finished_at" timestamp with time zone,
+	"instance_id" text,
+	"lease_expires_at" timestamp with time zone,
+	"partial_content" text
 );
 --> statement-breakpoint
 CREATE TABLE "conversations" (
@@ -137,6 +140,7 @@ ALTER TABLE "transactions" ADD CONSTRAINT "transactions_owner_id_principals_id_f
 ALTER TABLE "transactions" ADD CONSTRAINT "transactions_completion_id_completions_id_fk" FOREIGN KEY ("completion_id") REFERENCES "public"."completions"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "completions_owner_idempotency_idx" ON "completions" USING btree ("owner_id","idempotency_key");--> statement-breakpoint
 CREATE INDEX "completions_conversation_idx" ON "completions" USING btree ("conversation_id");--> statement-breakpoint
+CREATE INDEX "completions_running_lease_idx" ON "completions" USING btree ("lease_expires_at") WHERE "completions"."status" = 'running';--> statement-breakpoint
 CREATE INDEX "conversations_owner_created_idx" ON "conversations" USING btree ("owner_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "function_executions_completion_idx" ON "function_executions" USING btree ("completion_id");--> statement-breakpoint
 CREATE INDEX "function_executions_tool_call_idx" ON "function_executions" USING btree ("tool_call_id");--> statement-breakpoint

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.js';
 import { CompletionEventLog } from './completions/events.js';
+import { LeaseKeeper } from './completions/leases.js';
 import { OpenAIService } from './completions/openai-service.js';
 import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
+import { openEventTransport } from './completions/transport.js';
 import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
 import { defaultSettings, settingsSchema } from './conversations/settings.js';
@@ -79,7 +82,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const metrics = new Metrics();
   const logFile = config.LOG_FILE ? createFileLogger(config.LOG_FILE, config.LOG_LEVEL) : null;
   const conversations = new ConversationStore(database.db, tokens);
-  const eventLog = new CompletionEventLog(config.COMPLETION_EVENT_TTL_MS);
+  const transport = openEventTransport(redis, config.REDIS_KEY_PREFIX, config.COMPLETION_EVENT_TTL_MS);
+  const eventLog = new CompletionEventLog(transport.pubSub, transport.replay, (error) =>
+    logger.error({ err: error }, 'storing a completion event failed'),
+  );
+  const lease = { instanceId: randomUUID(), ms: config.COMPLETION_LEASE_MS };
+  const completionStore = new CompletionStore(database.db);
   const modelSettings = settingsSchema(models);
   const functions = new FunctionService({
     store: new FunctionStore(database.db),
@@ -120,14 +128,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const context = new ContextManager({ db: database.db, conversations, tokens, models, openai });
   const completions = new CompletionService({
     conversations,
-    completions: new CompletionStore(database.db),
+    completions: completionStore,
     events: eventLog,
     openai,
     context,
     functions,
     models,
     settingsSchema: modelSettings.partial(),
+    lease,
+    remoteCancelTimeoutMs: config.OPENAI_TIMEOUT_MS,
   });
+  const leases = new LeaseKeeper({
+    lease,
+    completions: completionStore,
+    conversations,
+    events: eventLog,
+    runs: () => completions.activeRuns(),
+    logger,
+  });
+  completions.listen(leases);
   const shopping = new ShoppingService({
     store: new ShoppingStore(database.db),
     conversations,
@@ -183,8 +202,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     close: async () => {
       http.markDraining();
       await completions.drain(config.SHUTDOWN_GRACE_MS);
+      leases.stop();
       await http.close(STREAM_SETTLE_MS);
       eventLog.close();
+      await transport.close();
       await upstream.close();
       await database.close();
       await redis?.quit();

@@ -106,6 +106,7 @@ export const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(5000),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(100).default(50_000),
+  COMPLETION_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   FUNCTION_WEBHOOK_ALLOWLIST: commaList.pipe(z.array(webhookAllowlistEntry)),
   FUNCTION_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),

@@ -1,6 +1,7 @@
-import { createPubSub, Repeater } from 'graphql-yoga';
+import { type PubSub, Repeater } from 'graphql-yoga';
 import type { CompletionErrorRecord, FunctionExecutionRow } from '../storage/schema.js';
 import type { Usage } from './openai-service.js';
+import type { ReplayStore } from './transport.js';
 
 /** One step of a completion as subscribers see it; `seq` starts at 1 and has no gaps. */
 export type CompletionEvent = { seq: number; completionId: string } & (
@@ -22,40 +23,54 @@ export type NewCompletionEvent = DistributiveOmit<CompletionEvent, 'seq' | 'comp
 
 export const isTerminal = (event: CompletionEvent) => event.kind === 'done' || event.kind === 'failed';
 
-interface Log {
-  events: CompletionEvent[];
-  expiry?: NodeJS.Timeout;
-}
+/** What instances tell each other: every completion's events, and requests to cancel a run wherever it runs. */
+export type CompletionTopics = {
+  completion: [completionId: string, event: CompletionEvent];
+  'completion-cancel': [completionId: string];
+};
+export type CompletionPubSub = PubSub<CompletionTopics>;
+
+/** While following, how often the replay store is re-read when nothing arrives live (a missed publish heals). */
+const RESYNC_MS = 1_000;
 
 /**
- * Every completion's events, kept for replay (`afterSeq`) for a while after the end and published live.
- * A subscriber listens live first and then reads the log, skipping what it has seen by seq, so it never misses
- * or repeats an event whatever the timing.
+ * Every completion's events: stored for replay (`afterSeq`) and published live, here or through Redis.
+ * The instance running a completion is its only writer and numbers the events. A subscriber listens live first
+ * and then reads the store, delivering strictly by seq and filling any gap from the store, so it never misses
+ * or repeats an event whatever the timing or the instance.
  */
 export class CompletionEventLog {
-  private readonly logs = new Map<string, Log>();
-  private readonly pubSub = createPubSub<{ completion: [completionId: string, event: CompletionEvent] }>();
+  private readonly nextSeq = new Map<string, number>();
 
-  constructor(private readonly retainMs: number) {}
+  constructor(
+    private readonly pubSub: CompletionPubSub,
+    private readonly replay: ReplayStore,
+    private readonly onError: (error: unknown) => void,
+  ) {}
 
   append(completionId: string, event: NewCompletionEvent): CompletionEvent {
-    let log = this.logs.get(completionId);
-    if (!log) {
-      log = { events: [] };
-      this.logs.set(completionId, log);
-    }
-    const stored = { ...event, seq: log.events.length + 1, completionId } as CompletionEvent;
-    log.events.push(stored);
-    if (isTerminal(stored)) {
-      log.expiry = setTimeout(() => this.logs.delete(completionId), this.retainMs);
-      log.expiry.unref();
-    }
-    this.pubSub.publish('completion', completionId, stored);
+    const seq = this.nextSeq.get(completionId) ?? 1;
+    const stored = { ...event, seq, completionId } as CompletionEvent;
+    if (isTerminal(stored)) this.nextSeq.delete(completionId);
+    else this.nextSeq.set(completionId, seq + 1);
+    this.publish(stored);
     return stored;
   }
 
-  has(completionId: string): boolean {
-    return this.logs.has(completionId);
+  /** Appends for a completion whose writer is gone (its instance died): numbered after what was stored. */
+  async appendRecovered(completionId: string, event: NewCompletionEvent): Promise<void> {
+    const seq = (await this.replay.read(completionId, 0)).length + 1;
+    this.publish({ ...event, seq, completionId } as CompletionEvent);
+  }
+
+  private publish(event: CompletionEvent) {
+    // The store and the publisher share one connection, so the event is stored before it is announced.
+    this.replay.append(event).catch(this.onError);
+    this.pubSub.publish('completion', event.completionId, event);
+  }
+
+  exists(completionId: string): Promise<boolean> {
+    return this.replay.exists(completionId);
   }
 
   /** Events after `afterSeq`, then live ones, ending after the terminal event or when `signal` aborts. */
@@ -66,28 +81,61 @@ export class CompletionEventLog {
   ): AsyncIterableIterator<CompletionEvent> {
     return new Repeater<CompletionEvent>(async (push, stop) => {
       const live = this.pubSub.subscribe('completion', completionId);
+      let last = afterSeq;
+      let ended = false;
+      let heardSince = false;
+      let queue = Promise.resolve();
+      const serially = (work: () => Promise<void>) => {
+        queue = queue.then(work).catch((error: unknown) => stop(error as Error));
+        return queue;
+      };
+      const deliver = async (event: CompletionEvent) => {
+        if (ended || event.seq !== last + 1) return;
+        last = event.seq;
+        await push(event);
+        if (isTerminal(event)) {
+          ended = true;
+          stop();
+        }
+      };
+      const catchUp = async () => {
+        for (const event of await this.replay.read(completionId, last)) await deliver(event);
+      };
       const onAbort = () => stop();
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) stop();
-      let last = afterSeq;
-      const deliver = async (event: CompletionEvent) => {
-        if (event.seq <= last) return;
-        last = event.seq;
-        await push(event);
-        if (isTerminal(event)) stop();
-      };
-      for (const event of [...(this.logs.get(completionId)?.events ?? [])]) await deliver(event);
+      const resync = setInterval(() => {
+        if (!heardSince) void serially(catchUp);
+        heardSince = false;
+      }, RESYNC_MS);
+
+      void serially(catchUp);
       void (async () => {
-        for await (const event of live) await deliver(event);
+        for await (const event of live) {
+          heardSince = true;
+          void serially(() => (event.seq > last + 1 ? catchUp() : deliver(event)));
+        }
       })();
       await stop;
+      ended = true;
+      clearInterval(resync);
       signal.removeEventListener('abort', onAbort);
       await live.return?.();
     });
   }
 
+  /** Asks whichever instance runs the completion to cancel it. */
+  requestCancel(completionId: string): void {
+    this.pubSub.publish('completion-cancel', completionId);
+  }
+
+  cancelRequests(signal: AbortSignal): AsyncIterable<string> {
+    const requests = this.pubSub.subscribe('completion-cancel');
+    signal.addEventListener('abort', () => void requests.return?.(), { once: true });
+    return requests;
+  }
+
   close(): void {
-    for (const log of this.logs.values()) clearTimeout(log.expiry);
-    this.logs.clear();
+    this.replay.close();
   }
 }

@@ -22,7 +22,7 @@ import { costUsd, type ModelTable } from '../tokens/index.js';
 import { parseInput, withoutNullish } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
-import type { CompletionStore } from './store.js';
+import type { CompletionStore, Lease } from './store.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {
   conversationId: string;
@@ -54,6 +54,8 @@ interface ActiveRun {
   done: Promise<CompletionRow>;
   watchers: number;
   cancelWhenUnwatched: boolean;
+  /** The reply so far, saved with each lease renewal. */
+  content: () => string;
 }
 
 const CANCELLED: CompletionErrorRecord = { code: 'CANCELLED', message: 'The completion was cancelled' };
@@ -65,6 +67,8 @@ const CANCELLED: CompletionErrorRecord = { code: 'CANCELLED', message: 'The comp
 export class CompletionService {
   private readonly runs = new Map<string, ActiveRun>();
   private readonly inputSchema;
+  private readonly stopListening = new AbortController();
+  private draining = false;
 
   constructor(
     private readonly deps: {
@@ -76,6 +80,9 @@ export class CompletionService {
       functions: FunctionService;
       models: ModelTable;
       settingsSchema: z.ZodType<Partial<ConversationSettings>>;
+      lease: Lease;
+      /** How long a cancel sent to another instance may take to show before the current state is returned. */
+      remoteCancelTimeoutMs: number;
     },
   ) {
     this.inputSchema = z.object({
@@ -88,6 +95,12 @@ export class CompletionService {
 
   /** Starts a completion, or returns the earlier one when the idempotency key was seen before. */
   async start(ownerId: string, input: SendMessageInput, options: StartOptions): Promise<CompletionRow> {
+    if (this.draining) {
+      throw new AppError(
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        'This instance is shutting down: retry on another one',
+      );
+    }
     const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
     const offer = await this.deps.functions.offerTools(functions ?? [], input.functionCall);
     const overrides = withoutNullish(parseInput(this.deps.settingsSchema, pickSettings(input)));
@@ -99,20 +112,13 @@ export class CompletionService {
       conversationId: conversation.id,
       model: settings.model,
       idempotencyKey,
+      lease: this.deps.lease,
     });
     if (!created) return row;
 
     await this.deps.conversations.append(conversation, { role: 'user', content, completionId: row.id });
     const controller = new AbortController();
-    const run: ActiveRun = {
-      controller,
-      watchers: 0,
-      cancelWhenUnwatched: options.cancelWhenUnwatched,
-      done: Promise.resolve(row),
-    };
-    this.runs.set(row.id, run);
-    const logger = options.logger.child({ completionId: row.id });
-    run.done = this.execute({
+    const running: CompletionRun = {
       completion: row,
       conversation,
       settings,
@@ -121,14 +127,22 @@ export class CompletionService {
       cache: input.cache ?? undefined,
       stream: options.stream,
       signal: controller.signal,
-      logger,
+      logger: options.logger.child({ completionId: row.id }),
       progress: {
         started: performance.now(),
         firstTokenMs: null,
         usage: { promptTokens: 0, completionTokens: 0 },
       },
       content: '',
-    }).finally(() => this.runs.delete(row.id));
+    };
+    const active: ActiveRun = {
+      controller,
+      watchers: 0,
+      cancelWhenUnwatched: options.cancelWhenUnwatched,
+      content: () => running.content,
+      done: this.execute(running).finally(() => this.runs.delete(row.id)),
+    };
+    this.runs.set(row.id, active);
     return row;
   }
 
@@ -150,12 +164,36 @@ export class CompletionService {
     });
   }
 
+  /** Cancels a run here, or asks the instance running it (through pub/sub) and waits for it to end. */
   async cancel(ownerId: string, completionId: string): Promise<CompletionRow> {
     const completion = await this.owned(ownerId, completionId);
     const run = this.runs.get(completionId);
-    if (!run) return completion;
-    run.controller.abort();
-    return run.done;
+    if (run) {
+      run.controller.abort();
+      return run.done;
+    }
+    if (completion.status !== 'running') return completion;
+    this.deps.events.requestCancel(completionId);
+    const timeout = AbortSignal.timeout(this.deps.remoteCancelTimeoutMs);
+    for await (const _event of this.deps.events.follow(completionId, 0, timeout)) {
+      // drain to the terminal event
+    }
+    return (await this.deps.completions.get(completionId)) ?? completion;
+  }
+
+  /** Starts answering cancel requests from other instances and keeping this instance's leases. */
+  listen(leases: { start(): void }): void {
+    leases.start();
+    void (async () => {
+      for await (const completionId of this.deps.events.cancelRequests(this.stopListening.signal)) {
+        this.runs.get(completionId)?.controller.abort();
+      }
+    })();
+  }
+
+  /** Running completions with their replies so far, for lease renewal. */
+  activeRuns(): { id: string; partialContent: string }[] {
+    return [...this.runs].map(([id, run]) => ({ id, partialContent: run.content() }));
   }
 
   async owned(ownerId: string, completionId: string): Promise<CompletionRow> {
@@ -175,7 +213,7 @@ export class CompletionService {
     signal: AbortSignal,
   ): AsyncGenerator<CompletionEvent> {
     const completion = await this.owned(ownerId, completionId);
-    if (!this.deps.events.has(completionId) && completion.status !== 'running') {
+    if (completion.status !== 'running' && !(await this.deps.events.exists(completionId))) {
       const message = completion.messageId
         ? await this.deps.conversations.message(completion.messageId)
         : null;
@@ -196,6 +234,8 @@ export class CompletionService {
 
   /** Waits for running completions up to `graceMs`, then cancels the rest and waits for them to be stored. */
   async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    this.stopListening.abort();
     const pending = [...this.runs.values()].map((run) => run.done.catch(() => undefined));
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, lt } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
-import { type CompletionRow, completions } from '../storage/schema.js';
+import { type CompletionErrorRecord, type CompletionRow, completions } from '../storage/schema.js';
+
+/** This instance's claim on the completions it runs, renewed while they run. */
+export interface Lease {
+  instanceId: string;
+  ms: number;
+}
 
 export type CompletionStatus = CompletionRow['status'];
 export type CompletionOutcome = Partial<
@@ -32,10 +38,19 @@ export class CompletionStore {
     conversationId: string;
     model: string;
     idempotencyKey?: string | null;
+    lease: Lease;
   }): Promise<{ row: CompletionRow; created: boolean }> {
+    const { lease, ...fields } = input;
     const [row] = await this.db
       .insert(completions)
-      .values({ id: randomUUID(), status: 'running', ...input, idempotencyKey: input.idempotencyKey ?? null })
+      .values({
+        id: randomUUID(),
+        status: 'running',
+        ...fields,
+        idempotencyKey: input.idempotencyKey ?? null,
+        instanceId: lease.instanceId,
+        leaseExpiresAt: new Date(Date.now() + lease.ms),
+      })
       .onConflictDoNothing({ target: [completions.ownerId, completions.idempotencyKey] })
       .returning();
     if (row) return { row, created: true };
@@ -60,6 +75,31 @@ export class CompletionStore {
       .returning();
     if (!row) throw new Error(`completion ${id} vanished`);
     return row;
+  }
+
+  /** Extends the leases of this instance's running completions, saving each one's reply so far. */
+  async renewLeases(lease: Lease, runs: { id: string; partialContent: string }[]): Promise<void> {
+    const leaseExpiresAt = new Date(Date.now() + lease.ms);
+    await Promise.all(
+      runs.map(({ id, partialContent }) =>
+        this.db
+          .update(completions)
+          .set({ leaseExpiresAt, partialContent })
+          .where(and(eq(completions.id, id), eq(completions.status, 'running'))),
+      ),
+    );
+  }
+
+  /**
+   * Fails every running completion whose lease has expired and returns them. The UPDATE claims each row once,
+   * so when several instances sweep at the same moment only one of them handles a given completion.
+   */
+  async failExpired(error: CompletionErrorRecord): Promise<CompletionRow[]> {
+    return this.db
+      .update(completions)
+      .set({ status: 'failed', error, finishedAt: new Date() })
+      .where(and(eq(completions.status, 'running'), lt(completions.leaseExpiresAt, new Date())))
+      .returning();
   }
 
   async get(id: string): Promise<CompletionRow | null> {

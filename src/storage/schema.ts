@@ -124,10 +124,16 @@ export const completions = pgTable(
     idempotencyKey: text('idempotency_key'),
     createdAt: createdAt(),
     finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+    /** The instance running it, and until when: an expired lease means the instance died mid-run. */
+    instanceId: text('instance_id'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
+    /** The reply so far, saved with each lease renewal so a sweep can keep it as a PARTIAL message. */
+    partialContent: text('partial_content'),
   },
   (table) => [
     uniqueIndex('completions_owner_idempotency_idx').on(table.ownerId, table.idempotencyKey),
     index('completions_conversation_idx').on(table.conversationId),
+    index('completions_running_lease_idx').on(table.leaseExpiresAt).where(sql`${table.status} = 'running'`),
   ],
 );
 

@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { CreateConversation } from '../conversations/documents.js';
 import { wsClient } from '../support/clients.js';
+import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { CachedChat, CachedSendMessage } from './documents.js';
-import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from './redis.js';
 
 const SYSTEM_PROMPT = 'You answer from the cache when you can.';
 

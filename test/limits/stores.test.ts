@@ -9,7 +9,7 @@ import {
   systemClock,
   UpstreamLimiter,
 } from '../../src/limits/index.js';
-import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from './redis.js';
+import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
 
 /**
  * One suite, two scales: every limiter, cache and stream-slot behaviour below holds for the in-memory stores and

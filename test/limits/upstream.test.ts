@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type SimulatedRequest, type Simulator } from '../../src/simulator/index.js';
 import { CreateConversation } from '../conversations/documents.js';
+import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { CachedSendMessage, UserMessages } from './documents.js';
-import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from './redis.js';
 
 /**
  * A token bucket of capacity C refilled at C per window admits at most C + C * t / window in any interval of

@@ -1,14 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSimulator } from '../../src/simulator/index.js';
 import { Chat } from '../completions/documents.js';
 import { AddMessage, ConversationMessages, CreateConversation } from '../conversations/documents.js';
 import { graphql } from '../gql/index.js';
 import { wsClient } from '../support/clients.js';
+import { spawnServer } from '../support/process.js';
 import { startTestServer } from '../support/server.js';
 
 const dirs: string[] = [];
@@ -75,54 +74,22 @@ describe('storage', () => {
 describe('process', () => {
   it('lets a running stream finish on SIGTERM, then exits 0', async () => {
     const simulator = await createSimulator({ chunkDelayMs: 30 });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        PORT: '0',
-        DATABASE_URL: 'memory://',
-        OPENAI_API_KEY: 'sk-test',
-        OPENAI_BASE_URL: simulator.url,
-        LOG_LEVEL: 'info',
-        SHUTDOWN_GRACE_MS: '10000',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const server = await spawnServer({ OPENAI_BASE_URL: simulator.url, SHUTDOWN_GRACE_MS: '10000' });
     try {
-      const url = await listeningUrl(child);
-      const created = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          query: CreateConversation.toString(),
-          variables: { input: { title: 'sigterm' } },
-        }),
-      });
-      const conversationId = ((await created.json()) as { data: { createConversation: { id: string } } }).data
-        .createConversation.id;
-      const client = wsClient(url.replace('http', 'ws'));
+      const { createConversation } = await server.data(CreateConversation, { input: { title: 'sigterm' } });
+      const client = wsClient(server.wsUrl);
       const stream = client.subscribe(Chat, {
-        input: { conversationId, content: 'finish this reply before you go' },
+        input: { conversationId: createConversation.id, content: 'finish this reply before you go' },
       });
       await stream.next();
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
+      server.child.kill('SIGTERM');
       const events = (await stream.all()).map((event) => event.chat);
       expect(events.at(-1)?.__typename).toBe('CompletionDone');
-      expect(await exited).toBe(0);
+      expect(await server.exited).toBe(0);
       await client.close();
     } finally {
-      child.kill('SIGKILL');
+      server.child.kill('SIGKILL');
       await simulator.close();
     }
   });
 });
-
-/** main.ts logs `{"url": …, "msg": "agent-platform listening"}` once it accepts connections. */
-async function listeningUrl(child: ChildProcess): Promise<string> {
-  if (!child.stdout) throw new Error('no stdout');
-  for await (const line of createInterface({ input: child.stdout })) {
-    const entry = JSON.parse(line) as { msg?: string; url?: string };
-    if (entry.msg === 'agent-platform listening' && entry.url) return entry.url;
-  }
-  throw new Error('server exited before listening');
-}

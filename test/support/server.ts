@@ -5,9 +5,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import type { TypedDocumentString } from '../gql/graphql.js';
 
-export interface TestServer {
-  app: App;
-  simulator: Simulator;
+/** fetch-based GraphQL calls against one endpoint. */
+export interface GraphQLHttp {
   url: string;
   wsUrl: string;
   /** Runs an operation over HTTP with fetch and returns the parsed GraphQL response. */
@@ -18,6 +17,11 @@ export interface TestServer {
   ): Promise<GraphQLResponse<R>>;
   /** Like request, but fails the test on any GraphQL error and returns `data`. */
   data<R, V>(document: TypedDocumentString<R, V>, variables?: V, options?: RequestOptions): Promise<R>;
+}
+
+export interface TestServer extends GraphQLHttp {
+  app: App;
+  simulator: Simulator;
   close(): Promise<void>;
 }
 
@@ -32,41 +36,7 @@ export interface GraphQLResponse<R> {
   errors?: { message: string; path?: string[]; extensions?: { code?: string; [key: string]: unknown } }[];
 }
 
-export interface TestServerOptions {
-  env?: Partial<Record<keyof Env, string>>;
-  /** A simulator to share between servers; otherwise one is started and closed with the server. */
-  simulator?: Simulator;
-  onQuery?: (sql: string) => void;
-  /** Where the app's log lines go (tests that read the logs capture them here); default stdout. */
-  logDestination?: DestinationStream;
-}
-
-/** The real server on an ephemeral port, on an in-memory database, answering from a real simulator over HTTP. */
-export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const simulator = options.simulator ?? (await createSimulator());
-  const config = loadConfig({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    DATABASE_URL: 'memory://',
-    OPENAI_API_KEY: 'sk-test-upstream',
-    OPENAI_BASE_URL: simulator.url,
-    LOG_LEVEL: 'silent',
-    // The limits stay out of the way of tests about other things (test/limits sets its own): no queueing, fast
-    // backoff, and an upstream asking for more than 5 s is answered at once rather than waited for.
-    RATE_LIMIT_RPM: '100000',
-    RATE_LIMIT_TPM: '100000000',
-    RATE_LIMIT_MAX_WAIT: '5000',
-    CLIENT_RPM: '100000',
-    OPENAI_RETRY_BASE_DELAY_MS: '1',
-    ...options.env,
-  });
-  const app = await createApp(config, {
-    onQuery: options.onQuery,
-    logger: createLogger(config.LOG_LEVEL, options.logDestination),
-  });
-  const address = await app.listen();
-  const url = `http://127.0.0.1:${address.port}/graphql`;
-
+export function graphqlHttp(url: string): GraphQLHttp {
   const request = async <R, V>(
     document: TypedDocumentString<R, V>,
     variables?: V,
@@ -84,10 +54,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const body = (await response.json()) as GraphQLResponse<R>;
     return { ...body, status: response.status };
   };
-
   return {
-    app,
-    simulator,
     url,
     wsUrl: url.replace('http', 'ws'),
     request,
@@ -97,6 +64,46 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       if (!response.data) throw new Error('GraphQL response without data');
       return response.data;
     },
+  };
+}
+
+/** Test defaults: the limits stay out of the way of tests about other things (test/limits sets its own). */
+export const TEST_ENV = {
+  HOST: '127.0.0.1',
+  PORT: '0',
+  DATABASE_URL: 'memory://',
+  OPENAI_API_KEY: 'sk-test-upstream',
+  LOG_LEVEL: 'silent',
+  // No queueing, fast backoff, and an upstream asking for more than 5 s is answered at once, not waited for.
+  RATE_LIMIT_RPM: '100000',
+  RATE_LIMIT_TPM: '100000000',
+  RATE_LIMIT_MAX_WAIT: '5000',
+  CLIENT_RPM: '100000',
+  OPENAI_RETRY_BASE_DELAY_MS: '1',
+} satisfies Partial<Record<keyof Env, string>>;
+
+export interface TestServerOptions {
+  env?: Partial<Record<keyof Env, string>>;
+  /** A simulator to share between servers; otherwise one is started and closed with the server. */
+  simulator?: Simulator;
+  onQuery?: (sql: string) => void;
+  /** Where the app's log lines go (tests that read the logs capture them here); default stdout. */
+  logDestination?: DestinationStream;
+}
+
+/** The real server on an ephemeral port, on an in-memory database, answering from a real simulator over HTTP. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const simulator = options.simulator ?? (await createSimulator());
+  const config = loadConfig({ ...TEST_ENV, OPENAI_BASE_URL: simulator.url, ...options.env });
+  const app = await createApp(config, {
+    onQuery: options.onQuery,
+    logger: createLogger(config.LOG_LEVEL, options.logDestination),
+  });
+  const address = await app.listen();
+  return {
+    ...graphqlHttp(`http://127.0.0.1:${address.port}/graphql`),
+    app,
+    simulator,
     close: async () => {
       await app.close();
       if (!options.simulator) await simulator.close();

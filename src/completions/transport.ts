@@ -1,0 +1,109 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { createPubSub } from 'graphql-yoga';
+import type { Redis } from 'ioredis';
+import type { CompletionEvent, CompletionPubSub, CompletionTopics } from './events.js';
+
+export interface EventTransport {
+  pubSub: CompletionPubSub;
+  replay: ReplayStore;
+  close(): Promise<void>;
+}
+
+/**
+ * In one process: Yoga's in-memory pub/sub and a map. With Redis: Redis pub/sub (channels `completion:<id>` and
+ * `completion-cancel`) and Redis lists, the publisher and the lists sharing one connection so that an event is
+ * always stored before it is announced.
+ */
+export function openEventTransport(redis: Redis | null, keyPrefix: string, retainMs: number): EventTransport {
+  if (!redis) {
+    return {
+      pubSub: createPubSub<CompletionTopics>(),
+      replay: new MemoryReplayStore(retainMs),
+      close: async () => {},
+    };
+  }
+  const subscriber = redis.duplicate();
+  return {
+    pubSub: createPubSub<CompletionTopics>({
+      eventTarget: createRedisEventTarget({ publishClient: redis, subscribeClient: subscriber }),
+    }),
+    replay: new RedisReplayStore(redis, keyPrefix, retainMs),
+    close: async () => {
+      await subscriber.quit();
+    },
+  };
+}
+
+/**
+ * Where a completion's events are kept for replay (`completionEvents(afterSeq)`): in this process, or in Redis
+ * so that a client reconnecting to another instance resumes where it left off. Events are stored in seq order;
+ * the event with seq N is the N-th entry.
+ */
+export interface ReplayStore {
+  append(event: CompletionEvent): Promise<void>;
+  /** The stored events with seq > afterSeq, in order. */
+  read(completionId: string, afterSeq: number): Promise<CompletionEvent[]>;
+  exists(completionId: string): Promise<boolean>;
+  close(): void;
+}
+
+/** One process: a map, each completion's entry dropped `retainMs` after its last event. */
+export class MemoryReplayStore implements ReplayStore {
+  private readonly logs = new Map<string, { events: CompletionEvent[]; expiry: NodeJS.Timeout }>();
+
+  constructor(private readonly retainMs: number) {}
+
+  async append(event: CompletionEvent): Promise<void> {
+    const log = this.logs.get(event.completionId);
+    const expiry = setTimeout(() => this.logs.delete(event.completionId), this.retainMs).unref();
+    if (log) {
+      clearTimeout(log.expiry);
+      log.events.push(event);
+      log.expiry = expiry;
+    } else {
+      this.logs.set(event.completionId, { events: [event], expiry });
+    }
+  }
+
+  async read(completionId: string, afterSeq: number): Promise<CompletionEvent[]> {
+    return this.logs.get(completionId)?.events.slice(afterSeq) ?? [];
+  }
+
+  async exists(completionId: string): Promise<boolean> {
+    return this.logs.has(completionId);
+  }
+
+  close(): void {
+    for (const log of this.logs.values()) clearTimeout(log.expiry);
+    this.logs.clear();
+  }
+}
+
+/** Many instances: a Redis list per completion whose TTL restarts with every event. */
+export class RedisReplayStore implements ReplayStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly retainMs: number,
+  ) {}
+
+  private key(completionId: string) {
+    return `${this.prefix}completion:${completionId}:events`;
+  }
+
+  async append(event: CompletionEvent): Promise<void> {
+    const key = this.key(event.completionId);
+    await this.redis.multi().rpush(key, JSON.stringify(event)).pexpire(key, this.retainMs).exec();
+  }
+
+  async read(completionId: string, afterSeq: number): Promise<CompletionEvent[]> {
+    const entries = await this.redis.lrange(this.key(completionId), afterSeq, -1);
+    return entries.map((entry) => JSON.parse(entry) as CompletionEvent);
+  }
+
+  async exists(completionId: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(completionId))) === 1;
+  }
+
+  close(): void {}
+}
