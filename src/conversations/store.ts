@@ -137,7 +137,7 @@ export class ConversationStore {
     conversation: Pick<ConversationRow, 'id' | 'model'>,
     message: NewMessage,
   ): Promise<MessageRow> {
-    return this.db.transaction((tx) => this.insert(tx, conversation, message));
+    return this.insert(this.db, conversation, message);
   }
 
   /**
@@ -166,23 +166,26 @@ export class ConversationStore {
   }
 
   private async insert(
-    tx: Pick<Db, 'update' | 'insert'>,
+    tx: Pick<Db, 'with'>,
     conversation: Pick<ConversationRow, 'id' | 'model'>,
     message: NewMessage,
   ): Promise<MessageRow> {
     const tokenCount = this.tokens.countMessage(message, conversation.model);
-    const [bumped] = await tx
-      .update(conversations)
-      .set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: new Date() })
-      .where(eq(conversations.id, conversation.id))
-      .returning({ seq: conversations.lastSeq });
-    if (!bumped) throw notFound('Conversation', conversation.id);
+    // One statement: the counter bump and the insert travel together (no transaction round trips needed).
+    const bumped = this.db.$with('bumped').as(
+      this.db
+        .update(conversations)
+        .set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: new Date() })
+        .where(eq(conversations.id, conversation.id))
+        .returning({ seq: conversations.lastSeq }),
+    );
     const [row] = await tx
+      .with(bumped)
       .insert(messages)
       .values({
         id: randomUUID(),
         conversationId: conversation.id,
-        seq: bumped.seq,
+        seq: sql`(select ${bumped.seq} from ${bumped})`,
         role: message.role,
         content: message.content,
         name: message.name ?? null,
@@ -193,7 +196,11 @@ export class ConversationStore {
         summaryOfSeq: message.summaryOfSeq ?? null,
         tokenCount,
       })
-      .returning();
+      .returning()
+      .catch((error: unknown) => {
+        // No conversation row to bump: the seq is null (or the reference dangles) and the insert is refused.
+        throw isConstraintViolation(error) ? notFound('Conversation', conversation.id) : error;
+      });
     if (!row) throw new Error('message insert returned nothing');
     return row;
   }
@@ -237,4 +244,12 @@ export class ConversationStore {
       newestUserPosition: row?.newestUserPosition ?? null,
     };
   }
+}
+
+/** not_null_violation or foreign_key_violation, as PostgreSQL (and PGlite) report them through drizzle. */
+function isConstraintViolation(error: unknown): boolean {
+  const code =
+    (error as { cause?: { code?: string }; code?: string })?.cause?.code ??
+    (error as { code?: string })?.code;
+  return code === '23502' || code === '23503';
 }
