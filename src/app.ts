@@ -201,9 +201,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     close: async () => {
       http.markDraining();
+      logger.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'draining running completions');
       await completions.drain(config.SHUTDOWN_GRACE_MS);
       leases.stop();
+      logger.info('closing connections');
       await http.close(STREAM_SETTLE_MS);
+      logger.info('closing storage');
       eventLog.close();
       await transport.close();
       await upstream.close();

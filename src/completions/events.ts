@@ -30,8 +30,13 @@ export type CompletionTopics = {
 };
 export type CompletionPubSub = PubSub<CompletionTopics>;
 
-/** While following, how often the replay store is re-read when nothing arrives live (a missed publish heals). */
-const RESYNC_MS = 1_000;
+/**
+ * While following, the replay store is re-read when nothing arrived live since the last look, so an event
+ * published before the live subscription took effect (Redis SUBSCRIBE is asynchronous) or lost in a reconnect is
+ * still delivered. The first look is soon, then ever less often, so idle subscribers cost next to nothing.
+ */
+const RESYNC_FIRST_MS = 250;
+const RESYNC_MAX_MS = 30_000;
 
 /**
  * Every completion's events: stored for replay (`afterSeq`) and published live, here or through Redis.
@@ -104,10 +109,17 @@ export class CompletionEventLog {
       const onAbort = () => stop();
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) stop();
-      const resync = setInterval(() => {
-        if (!heardSince) void serially(catchUp);
-        heardSince = false;
-      }, RESYNC_MS);
+      let resyncMs = RESYNC_FIRST_MS;
+      let resync: NodeJS.Timeout | undefined;
+      const scheduleResync = () => {
+        resync = setTimeout(() => {
+          if (!heardSince) void serially(catchUp);
+          heardSince = false;
+          resyncMs = Math.min(resyncMs * 2, RESYNC_MAX_MS);
+          scheduleResync();
+        }, resyncMs);
+      };
+      scheduleResync();
 
       void serially(catchUp);
       void (async () => {
@@ -118,7 +130,7 @@ export class CompletionEventLog {
       })();
       await stop;
       ended = true;
-      clearInterval(resync);
+      clearTimeout(resync);
       signal.removeEventListener('abort', onAbort);
       await live.return?.();
     });

@@ -62,7 +62,10 @@ export class OpenAIService {
   private readonly gate: UpstreamGate;
   private readonly cache: ResponseCache;
 
+  private readonly idleTimeoutMs: number;
+
   constructor(options: UpstreamOptions) {
+    this.idleTimeoutMs = options.timeoutMs;
     this.monitor = options.monitor;
     this.gate = options.gate;
     this.cache = options.cache;
@@ -138,7 +141,7 @@ export class OpenAIService {
           .withResponse(),
       );
       let finishReason: string | null = null;
-      for await (const chunk of chunks) {
+      for await (const chunk of withinDeadlines(chunks, signal, this.idleTimeoutMs)) {
         const choice = chunk.choices[0];
         if (choice?.delta.content) yield { type: 'content', text: choice.delta.content };
         for (const call of choice?.delta.tool_calls ?? []) {
@@ -219,4 +222,47 @@ export function toAppError(error: unknown): unknown {
     return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model API connection failed: ${error.message}`);
   }
   return error;
+}
+
+/**
+ * Iterates a stream but gives up when `signal` aborts or no chunk arrives for `idleMs`. The SDK's timeout covers
+ * the wait for the response headers only, and an abort that lands between two chunks was seen to leave the
+ * iterator waiting for ever (shutdown then hung); racing each step keeps both bounded.
+ */
+export async function* withinDeadlines<T>(
+  source: AsyncIterable<T>,
+  signal: AbortSignal,
+  idleMs: number,
+): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const interrupted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  interrupted.catch(() => {});
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model stream stalled for ${idleMs} ms`)),
+          idleMs,
+        );
+      });
+      const pending = iterator.next();
+      // Losing the race leaves this step unawaited; its later rejection must not become an unhandled one.
+      pending.catch(() => {});
+      const next = await Promise.race([pending, interrupted, idle]);
+      clearTimeout(timer);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    void iterator.return?.()?.catch(() => {});
+  }
 }

@@ -279,6 +279,27 @@ describe('upstream failures', () => {
   });
 });
 
+describe('a stream that stalls mid-way', () => {
+  it('fails with UPSTREAM_UNAVAILABLE after OPENAI_TIMEOUT_MS of silence, keeping what arrived', async () => {
+    const conversationId = await newConversation();
+    // The server under test allows 2 s between chunks; the simulator now waits 5 s between them.
+    server.simulator.setLatency({ firstTokenMs: 0, chunkDelayMs: 5_000 });
+    const client = wsClient(server.wsUrl);
+    const events = (
+      await client.subscribe(Chat, { input: { conversationId, content: 'stall after a word' } }).all()
+    ).map((event) => event.chat);
+    await client.close();
+    const failed = events.at(-1);
+    expect(failed?.__typename).toBe('CompletionFailed');
+    if (failed?.__typename !== 'CompletionFailed') return;
+    expect(failed.error).toMatchObject({
+      code: 'UPSTREAM_UNAVAILABLE',
+      message: expect.stringMatching(/stalled/),
+    });
+    expect(failed.completion.message).toEqual({ content: textOf(events), status: 'PARTIAL' });
+  });
+});
+
 async function waitForStatus(completionId: string, status: string) {
   const client = wsClient(server.wsUrl);
   await client.subscribe(CompletionEvents, { completionId }).completed.catch(() => {});
