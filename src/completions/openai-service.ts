@@ -235,28 +235,26 @@ export async function* withinDeadlines<T>(
   idleMs: number,
 ): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  // One promise and one timer for the whole stream, the timer restarted per chunk: this runs for every chunk.
   const interrupted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
+    timer = setTimeout(
+      () => reject(new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model stream stalled for ${idleMs} ms`)),
+      idleMs,
+    );
   });
   interrupted.catch(() => {});
   try {
     for (;;) {
       signal.throwIfAborted();
-      const idle = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model stream stalled for ${idleMs} ms`)),
-          idleMs,
-        );
-      });
+      timer?.refresh();
       const pending = iterator.next();
       // Losing the race leaves this step unawaited; its later rejection must not become an unhandled one.
       pending.catch(() => {});
-      const next = await Promise.race([pending, interrupted, idle]);
-      clearTimeout(timer);
+      const next = await Promise.race([pending, interrupted]);
       if (next.done) return;
       yield next.value;
     }

@@ -1,7 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
-import type { CompletionEvent, CompletionPubSub, CompletionTopics } from './events.js';
+import { type CompletionEvent, type CompletionPubSub, type CompletionTopics, isTerminal } from './events.js';
 
 export interface EventTransport {
   pubSub: CompletionPubSub;
@@ -47,22 +47,22 @@ export interface ReplayStore {
   close(): void;
 }
 
-/** One process: a map, each completion's entry dropped `retainMs` after its last event. */
+/** One process: a map, each completion's entry dropped `retainMs` after its terminal event. */
 export class MemoryReplayStore implements ReplayStore {
-  private readonly logs = new Map<string, { events: CompletionEvent[]; expiry: NodeJS.Timeout }>();
+  private readonly logs = new Map<string, { events: CompletionEvent[]; expiry?: NodeJS.Timeout }>();
 
   constructor(private readonly retainMs: number) {}
 
   async append(event: CompletionEvent): Promise<void> {
-    const log = this.logs.get(event.completionId);
-    const expiry = setTimeout(() => this.logs.delete(event.completionId), this.retainMs).unref();
-    if (log) {
-      clearTimeout(log.expiry);
-      log.events.push(event);
-      log.expiry = expiry;
-    } else {
-      this.logs.set(event.completionId, { events: [event], expiry });
+    let log = this.logs.get(event.completionId);
+    if (!log) {
+      log = { events: [] };
+      this.logs.set(event.completionId, log);
     }
+    log.events.push(event);
+    // Every run ends with a terminal event (its instance's finally block), so that is when the clock starts.
+    if (isTerminal(event))
+      log.expiry = setTimeout(() => this.logs.delete(event.completionId), this.retainMs).unref();
   }
 
   async read(completionId: string, afterSeq: number): Promise<CompletionEvent[]> {
