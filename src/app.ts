@@ -112,6 +112,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         modelLimits: config.RATE_LIMIT_MODELS,
         windowMs: config.RATE_LIMIT_WINDOW_MS,
         maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
+        metrics,
       }),
       new RetryPolicy(
         {
@@ -123,7 +124,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         systemClock,
       ),
     ),
-    cache: new ResponseCache(limitStores.cache),
+    cache: new ResponseCache(limitStores.cache, metrics),
   });
   const context = new ContextManager({ db: database.db, conversations, tokens, models, openai });
   const completions = new CompletionService({
@@ -184,6 +185,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       requestsPerWindow: config.CLIENT_RPM,
       windowMs: config.RATE_LIMIT_WINDOW_MS,
       maxStreams: config.CLIENT_MAX_STREAMS,
+      metrics,
     }),
   };
 

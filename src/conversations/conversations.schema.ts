@@ -2,9 +2,9 @@ import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { AppError, badInput, ErrorCode } from '../errors.js';
 import { builder, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
+import { resolveNewestFirst } from '../schema/newest-first.js';
 import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import { parseInput, withoutNullish } from '../validation.js';
-import type { ConversationCursor } from './store.js';
 
 export const RoleEnum = builder.enumType('Role', {
   values: {
@@ -137,16 +137,6 @@ function parseSeqCursor(cursor: string, field: string): number {
   return Number(cursor);
 }
 
-const conversationCursor = (row: ConversationRow) =>
-  Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
-
-function parseConversationCursor(cursor: string): ConversationCursor {
-  const [createdAt = '', id = ''] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const date = new Date(createdAt);
-  if (!id || Number.isNaN(date.getTime())) throw badInput('after', 'not a conversation cursor');
-  return { createdAt: date, id };
-}
-
 const ConversationSettingsInput = builder.inputType('ConversationSettingsInput', {
   fields: (t) => ({
     temperature: t.float(),
@@ -171,18 +161,10 @@ builder.queryFields((t) => ({
   conversations: t.connection({
     type: ConversationRef,
     description: 'Your conversations, newest first.',
-    resolve: (_root, args, context) => {
-      if (args.last != null || args.before != null) throw badInput('last', 'conversations page forward only');
-      return resolveCursorConnection<Promise<ConversationRow[]>>(
-        { args, toCursor: conversationCursor, defaultSize: 20, maxSize: 100 },
-        ({ after, limit }) =>
-          context.services.conversations.list(
-            ownerId(context),
-            after ? parseConversationCursor(after) : null,
-            limit,
-          ),
-      );
-    },
+    resolve: (_root, args, context) =>
+      resolveNewestFirst(args, (after, limit) =>
+        context.services.conversations.list(ownerId(context), after, limit),
+      ),
   }),
 }));
 

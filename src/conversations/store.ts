@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, lt, or, sql, sum } from 'drizzle-orm';
+import { and, eq, sql, sum } from 'drizzle-orm';
 import { notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
+import { type NewestFirstCursor, newestFirst } from '../storage/newest-first.js';
 import {
   type ConversationRow,
   conversations,
@@ -45,11 +46,6 @@ export interface ContextTotals {
   firstPosition: number;
   lastPosition: number;
   newestUserPosition: number | null;
-}
-
-export interface ConversationCursor {
-  createdAt: Date;
-  id: string;
 }
 
 /** Conversations and their messages. Every read takes the owner and treats another's row as absent. */
@@ -101,23 +97,13 @@ export class ConversationStore {
     return row;
   }
 
-  /** Newest first; the cursor is (createdAt, id) so rows created in the same millisecond keep their order. */
-  async list(ownerId: string, after: ConversationCursor | null, limit: number): Promise<ConversationRow[]> {
+  async list(ownerId: string, after: NewestFirstCursor | null, limit: number): Promise<ConversationRow[]> {
+    const page = newestFirst(conversations, after);
     return this.db
       .select()
       .from(conversations)
-      .where(
-        and(
-          eq(conversations.ownerId, ownerId),
-          after
-            ? or(
-                lt(conversations.createdAt, after.createdAt),
-                and(eq(conversations.createdAt, after.createdAt), lt(conversations.id, after.id)),
-              )
-            : undefined,
-        ),
-      )
-      .orderBy(desc(conversations.createdAt), desc(conversations.id))
+      .where(and(eq(conversations.ownerId, ownerId), page.where))
+      .orderBy(...page.orderBy)
       .limit(limit);
   }
 

@@ -47,7 +47,10 @@ export class MemoryCacheStore implements CacheStore {
  * `cache: false`) are cached; a hit replays the stored deltas and reports no usage, since nothing was spent.
  */
 export class ResponseCache {
-  constructor(private readonly store: CacheStore) {}
+  constructor(
+    private readonly store: CacheStore,
+    private readonly metrics: { cacheLookedUp(hit: boolean): void },
+  ) {}
 
   async *through(
     request: ChatRequest,
@@ -59,6 +62,7 @@ export class ResponseCache {
     }
     const key = cacheKey(request);
     const hit = await this.store.get(key);
+    this.metrics.cacheLookedUp(hit !== null && hit !== undefined);
     if (hit) {
       for (const delta of JSON.parse(hit) as UpstreamDelta[]) {
         yield delta.type === 'finish' ? { ...delta, cached: true } : delta;

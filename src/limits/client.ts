@@ -3,6 +3,7 @@ import { AppError, ErrorCode } from '../errors.js';
 import type { Context } from '../schema/builder.js';
 import type { BucketStore } from './buckets.js';
 import type { StreamSlots } from './streams.js';
+import type { LimitMetrics } from './upstream-limiter.js';
 
 export interface ClientLimitOptions {
   buckets: BucketStore;
@@ -12,6 +13,7 @@ export interface ClientLimitOptions {
   windowMs: number;
   /** Open subscriptions per principal (CLIENT_MAX_STREAMS). */
   maxStreams: number;
+  metrics: LimitMetrics;
 }
 
 /** Per API key (principal): operations per window and open streams, so one client cannot starve the others. */
@@ -24,6 +26,7 @@ export class ClientLimits {
     const bucket = { key: `client:${principalId}:requests`, capacity: requestsPerWindow, windowMs };
     const waitMs = await buckets.take([{ bucket, cost: 1 }]);
     if (waitMs === 0) return;
+    this.options.metrics.rateLimitRejected('client_requests');
     const retryAfter = waitMs / 1000;
     const error = new AppError(
       ErrorCode.RATE_LIMITED,
@@ -39,6 +42,7 @@ export class ClientLimits {
   async openStream(principalId: string): Promise<() => Promise<void>> {
     const release = await this.options.streams.acquire(principalId, this.options.maxStreams);
     if (release) return release;
+    this.options.metrics.rateLimitRejected('client_streams');
     throw new AppError(
       ErrorCode.RATE_LIMITED,
       `This API key already has ${this.options.maxStreams} open streams (CLIENT_MAX_STREAMS); close one first`,

@@ -18,6 +18,13 @@ export interface UpstreamLimiterOptions {
   windowMs: number;
   /** How long a request may queue for capacity before it fails with RATE_LIMITED. */
   maxWaitMs: number;
+  metrics: LimitMetrics;
+}
+
+/** What the limits report (src/observability's Metrics): waits that went on, and refusals. */
+export interface LimitMetrics {
+  rateLimitWaited(limit: string, seconds: number): void;
+  rateLimitRejected(limit: string): void;
 }
 
 /** Capacity taken for one upstream request; settle it once the actual usage is known. */
@@ -57,15 +64,24 @@ export class UpstreamLimiter {
   async reserve(model: string, estimatedTokens: number, signal: AbortSignal): Promise<Reservation> {
     const { requests, tokens } = this.bucketsFor(model);
     const reserved = Math.min(estimatedTokens, tokens.capacity);
-    await this.enqueue(
-      requests.key,
-      [
-        { bucket: requests, cost: 1 },
-        { bucket: tokens, cost: reserved },
-      ],
-      signal,
-    );
-    const { buckets } = this.options;
+    const { buckets, clock, metrics } = this.options;
+    const queuedAt = clock.now();
+    try {
+      await this.enqueue(
+        requests.key,
+        [
+          { bucket: requests, cost: 1 },
+          { bucket: tokens, cost: reserved },
+        ],
+        signal,
+      );
+    } catch (error) {
+      if (error instanceof AppError && error.code === ErrorCode.RATE_LIMITED)
+        metrics.rateLimitRejected('upstream');
+      throw error;
+    }
+    const waitedMs = clock.now() - queuedAt;
+    if (waitedMs > 0) metrics.rateLimitWaited('upstream', waitedMs / 1000);
     let settled = false;
     return {
       settle: async (usedTokens) => {

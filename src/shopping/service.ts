@@ -4,6 +4,7 @@ import type { ConversationStore } from '../conversations/store.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { NewestFirstCursor } from '../storage/newest-first.js';
 import type { CompletionRow, SpendingRuleRow, TransactionRow } from '../storage/schema.js';
 import { parseInput, withoutNullish } from '../validation.js';
 import { assessRisk, type RiskAssessment } from './risk.js';
@@ -19,7 +20,7 @@ import {
   toRuleRow,
   transactionInputSchema,
 } from './rules.js';
-import type { ShoppingStore, TransactionCursor } from './store.js';
+import type { ShoppingStore } from './store.js';
 
 export const VALIDATE_TRANSACTION = 'validate_transaction';
 export const ASSESS_TRANSACTION_RISK = 'assess_transaction_risk';
@@ -65,7 +66,7 @@ export class ShoppingService {
     return this.deps.store.rules(ownerId, { ids });
   }
 
-  transactions(ownerId: string, after: TransactionCursor | null, limit: number): Promise<TransactionRow[]> {
+  transactions(ownerId: string, after: NewestFirstCursor | null, limit: number): Promise<TransactionRow[]> {
     return this.deps.store.transactionPage(ownerId, after, limit);
   }
 

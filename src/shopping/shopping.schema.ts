@@ -1,11 +1,9 @@
-import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { CompletionRef } from '../completions/completions.schema.js';
-import { badInput } from '../errors.js';
 import { builder, ownerId } from '../schema/builder.js';
+import { resolveNewestFirst } from '../schema/newest-first.js';
 import type { SpendingRuleRow, TransactionRow } from '../storage/schema.js';
 import type { RiskSignal } from './risk.js';
 import type { RiskAnalysis } from './service.js';
-import type { TransactionCursor } from './store.js';
 
 const TransactionStatusEnum = builder.enumType('TransactionStatus', {
   values: { APPROVED: { value: 'approved' }, DECLINED: { value: 'declined' } } as const,
@@ -121,18 +119,10 @@ builder.queryFields((t) => ({
   transactions: t.connection({
     type: TransactionRef,
     description: 'Your transactions, newest first.',
-    resolve: (_root, args, context) => {
-      if (args.last != null || args.before != null) throw badInput('last', 'transactions page forward only');
-      return resolveCursorConnection<Promise<TransactionRow[]>>(
-        { args, toCursor: transactionCursor, defaultSize: 20, maxSize: 100 },
-        ({ after, limit }) =>
-          context.services.shopping.transactions(
-            ownerId(context),
-            after ? parseTransactionCursor(after) : null,
-            limit,
-          ),
-      );
-    },
+    resolve: (_root, args, context) =>
+      resolveNewestFirst(args, (after, limit) =>
+        context.services.shopping.transactions(ownerId(context), after, limit),
+      ),
   }),
   spendingRules: t.field({
     type: [SpendingRuleRef],
@@ -182,14 +172,4 @@ builder.mutationFields((t) => ({
 async function byIds<T extends { id: string }>(ids: readonly string[], rows: Promise<T[]>) {
   const byId = new Map((await rows).map((row) => [row.id, row]));
   return ids.map((id) => byId.get(id) ?? null);
-}
-
-const transactionCursor = (row: TransactionRow) =>
-  Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
-
-function parseTransactionCursor(cursor: string): TransactionCursor {
-  const [createdAt = '', id = ''] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const date = new Date(createdAt);
-  if (!id || Number.isNaN(date.getTime())) throw badInput('after', 'not a transaction cursor');
-  return { createdAt: date, id };
 }

@@ -1,15 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, avg, count, desc, eq, gte, inArray, lt, or, sql, sum } from 'drizzle-orm';
+import { and, asc, avg, count, eq, gte, inArray, sql, sum } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
+import { type NewestFirstCursor, newestFirst } from '../storage/newest-first.js';
 import { type SpendingRuleRow, spendingRules, type TransactionRow, transactions } from '../storage/schema.js';
 
 export type NewSpendingRule = Omit<SpendingRuleRow, 'id' | 'ownerId' | 'createdAt' | 'updatedAt'>;
 export type NewTransaction = Omit<TransactionRow, 'id' | 'createdAt'>;
-
-export interface TransactionCursor {
-  createdAt: Date;
-  id: string;
-}
 
 /**
  * Transactions and spending rules, always per owner. Spending history counts APPROVED transactions only: a
@@ -72,23 +68,13 @@ export class ShoppingStore {
       .where(and(eq(transactions.ownerId, ownerId), inArray(transactions.id, [...ids])));
   }
 
-  /** Newest first; the cursor is (createdAt, id) so rows of the same millisecond keep their order. */
-  async transactionPage(ownerId: string, after: TransactionCursor | null, limit: number) {
+  async transactionPage(ownerId: string, after: NewestFirstCursor | null, limit: number) {
+    const page = newestFirst(transactions, after);
     return this.db
       .select()
       .from(transactions)
-      .where(
-        and(
-          eq(transactions.ownerId, ownerId),
-          after
-            ? or(
-                lt(transactions.createdAt, after.createdAt),
-                and(eq(transactions.createdAt, after.createdAt), lt(transactions.id, after.id)),
-              )
-            : undefined,
-        ),
-      )
-      .orderBy(desc(transactions.createdAt), desc(transactions.id))
+      .where(and(eq(transactions.ownerId, ownerId), page.where))
+      .orderBy(...page.orderBy)
       .limit(limit);
   }
 

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { CreateConversation } from '../conversations/documents.js';
+import { sample, scrape } from '../observability/support.js';
 import { wsClient } from '../support/clients.js';
 import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -42,6 +43,9 @@ describe('response cache', () => {
     expect(second.message?.content).toBe(first.message?.content);
     expect(second.usage).toEqual({ promptTokens: 0, completionTokens: 0 });
     expect(server.simulator.requests).toHaveLength(1);
+    const metrics = await (await scrape(server.url)).text();
+    expect(sample(metrics, 'agent_cache_lookups_total', { result: 'hit' })).toBe(1);
+    expect(sample(metrics, 'agent_cache_lookups_total', { result: 'miss' })).toBe(1);
   });
 
   it('never caches a request at temperature above 0', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateConversation } from '../conversations/documents.js';
+import { sample, scrape } from '../observability/support.js';
 import { wsClient } from '../support/clients.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { AnyConversation, CachedChat } from './documents.js';
@@ -29,6 +30,8 @@ describe('client requests per window (CLIENT_RPM)', () => {
     expect(Number(response.headers.get('retry-after'))).toBe(20);
     expect(body.errors[0]?.extensions.code).toBe('RATE_LIMITED');
     expect(body.errors[0]?.extensions.retryAfter).toBeGreaterThan(19);
+    const metrics = await (await scrape(server.url)).text();
+    expect(sample(metrics, 'agent_rate_limit_rejections_total', { limit: 'client_requests' })).toBe(1);
   });
 
   it('counts each key on its own', async () => {

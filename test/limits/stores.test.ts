@@ -9,6 +9,7 @@ import {
   systemClock,
   UpstreamLimiter,
 } from '../../src/limits/index.js';
+import { Metrics } from '../../src/observability/metrics.js';
 import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
 
 /**
@@ -64,6 +65,7 @@ function limiter(
     modelLimits: options.modelLimits ?? {},
     windowMs: options.windowMs ?? 60_000,
     maxWaitMs: options.maxWaitMs ?? 0,
+    metrics: new Metrics(),
   });
 }
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type SimulatedRequest, type Simulator } from '../../src/simulator/index.js';
 import { CreateConversation } from '../conversations/documents.js';
+import { sample, scrape } from '../observability/support.js';
 import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { CachedSendMessage, UserMessages } from './documents.js';
@@ -173,5 +174,13 @@ describe.runIf(redisUp)('two instances sharing Redis', () => {
     expect(outcomes.filter((outcome) => outcome === 'COMPLETED')).toHaveLength(5);
     expect(outcomes.filter((outcome) => outcome === 'RATE_LIMITED')).toHaveLength(7);
     expect(simulator.requests).toHaveLength(5);
+    const rejections = await Promise.all(
+      servers.map(async (server) =>
+        sample(await (await scrape(server.url)).text(), 'agent_rate_limit_rejections_total', {
+          limit: 'upstream',
+        }),
+      ),
+    );
+    expect((rejections[0] ?? 0) + (rejections[1] ?? 0)).toBe(7);
   });
 });
