@@ -27,69 +27,66 @@ export type Loaders = ReturnType<typeof createLoaders>;
  * one SQL statement per distinct page shape instead of one per parent.
  */
 export function createLoaders(db: Db, ownerId: string | null) {
-  const owned = <T extends { ownerId: string }>(row: T | undefined) =>
-    row && (ownerId === null || row.ownerId === ownerId) ? row : null;
+  const isOwned = (row: { ownerId: string }) => ownerId === null || row.ownerId === ownerId;
 
-  const conversationById = new DataLoader<string, ConversationRow | null>(async (ids) => {
-    const rows = await db
-      .select()
-      .from(conversations)
-      .where(inArray(conversations.id, [...ids]));
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => owned(byId.get(id)));
+  return {
+    conversationById: loadById<ConversationRow>(
+      (ids) => db.select().from(conversations).where(inArray(conversations.id, ids)),
+      isOwned,
+    ),
+    completionById: loadById<CompletionRow>(
+      (ids) => db.select().from(completions).where(inArray(completions.id, ids)),
+      isOwned,
+    ),
+    messageById: loadById<MessageRow>((ids) => db.select().from(messages).where(inArray(messages.id, ids))),
+    messagePage: new DataLoader<MessagePageKey, MessageRow[], string>(
+      async (keys) => {
+        const groups = new Map<string, MessagePageKey[]>();
+        for (const key of keys) {
+          const shape = `${key.afterSeq}|${key.beforeSeq}|${key.limit}|${key.inverted}`;
+          groups.set(shape, [...(groups.get(shape) ?? []), key]);
+        }
+        const pages = new Map<string, MessageRow[]>();
+        await Promise.all(
+          [...groups.values()].map(async (group) => {
+            const byConversation = new Map<string, MessageRow[]>();
+            for (const row of await selectPages(db, group)) {
+              byConversation.set(row.conversationId, [
+                ...(byConversation.get(row.conversationId) ?? []),
+                row,
+              ]);
+            }
+            for (const key of group) pages.set(pageKey(key), byConversation.get(key.conversationId) ?? []);
+          }),
+        );
+        return keys.map((key) => pages.get(pageKey(key)) ?? []);
+      },
+      { cacheKeyFn: pageKey },
+    ),
+    conversationUsage: new DataLoader<string, UsageTotals>(async (ids) => {
+      const rows = await db
+        .select({ conversationId: completions.conversationId, ...usageTotals })
+        .from(completions)
+        .where(inArray(completions.conversationId, [...ids]))
+        .groupBy(completions.conversationId);
+      const byId = new Map(rows.map((row) => [row.conversationId, row]));
+      return ids.map((id) => byId.get(id) ?? NO_USAGE);
+    }),
+  };
+}
+
+/** Rows by primary key, one statement per batch; a row `visible` refuses (another owner's) loads as null. */
+function loadById<T extends { id: string }>(
+  select: (ids: string[]) => Promise<T[]>,
+  visible: (row: T) => boolean = () => true,
+) {
+  return new DataLoader<string, T | null>(async (ids) => {
+    const byId = new Map((await select([...ids])).map((row) => [row.id, row]));
+    return ids.map((id) => {
+      const row = byId.get(id);
+      return row && visible(row) ? row : null;
+    });
   });
-
-  const completionById = new DataLoader<string, CompletionRow | null>(async (ids) => {
-    const rows = await db
-      .select()
-      .from(completions)
-      .where(inArray(completions.id, [...ids]));
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => owned(byId.get(id)));
-  });
-
-  const messageById = new DataLoader<string, MessageRow | null>(async (ids) => {
-    const rows = await db
-      .select()
-      .from(messages)
-      .where(inArray(messages.id, [...ids]));
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
-
-  const messagePage = new DataLoader<MessagePageKey, MessageRow[], string>(
-    async (keys) => {
-      const groups = new Map<string, MessagePageKey[]>();
-      for (const key of keys) {
-        const shape = `${key.afterSeq}|${key.beforeSeq}|${key.limit}|${key.inverted}`;
-        groups.set(shape, [...(groups.get(shape) ?? []), key]);
-      }
-      const pages = new Map<string, MessageRow[]>();
-      await Promise.all(
-        [...groups.values()].map(async (group) => {
-          const byConversation = new Map<string, MessageRow[]>();
-          for (const row of await selectPages(db, group)) {
-            byConversation.set(row.conversationId, [...(byConversation.get(row.conversationId) ?? []), row]);
-          }
-          for (const key of group) pages.set(pageKey(key), byConversation.get(key.conversationId) ?? []);
-        }),
-      );
-      return keys.map((key) => pages.get(pageKey(key)) ?? []);
-    },
-    { cacheKeyFn: pageKey },
-  );
-
-  const conversationUsage = new DataLoader<string, UsageTotals>(async (ids) => {
-    const rows = await db
-      .select({ conversationId: completions.conversationId, ...usageTotals })
-      .from(completions)
-      .where(inArray(completions.conversationId, [...ids]))
-      .groupBy(completions.conversationId);
-    const byId = new Map(rows.map((row) => [row.conversationId, row]));
-    return ids.map((id) => byId.get(id) ?? NO_USAGE);
-  });
-
-  return { conversationById, completionById, messageById, messagePage, conversationUsage };
 }
 
 export interface UsageTotals {
