@@ -18,7 +18,7 @@ import type {
   MessageRow,
   ToolCallRecord,
 } from '../storage/schema.js';
-import { costUsd, type ModelTable } from '../tokens/index.js';
+import { costUsd, type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
 import { parseInput, withoutNullish } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
@@ -318,12 +318,15 @@ export class CompletionService {
   private async step(run: CompletionRun, step: number): Promise<StepReply> {
     const { conversations, events, openai } = this.deps;
     const { completion, progress } = run;
+    // The context is read anyway to be sent, so its stored counts tell the fit whether anything must go.
+    let context = await conversations.contextMessages(run.conversation.id);
     const fitted = await this.deps.context.fit(
       run.conversation,
       { ...run.settings, ...toolsForStep(run.offer, step) },
       run,
+      context.reduce((total, message) => total + message.tokenCount, REPLY_PRIMING_TOKENS),
     );
-    const context = await conversations.contextMessages(run.conversation.id);
+    if (fitted.removedIds.length > 0) context = await conversations.contextMessages(run.conversation.id);
     const request: ChatRequest = {
       ...run.settings,
       ...toolsForStep(run.offer, step),

@@ -104,15 +104,21 @@ export class ContextManager {
     conversation: ConversationRow,
     request: Pick<ChatRequest, 'model' | 'maxTokens' | 'tools'>,
     caller: Caller,
+    /** The context's token count when the caller already has it: a context that fits costs no query. */
+    knownTokenCount?: number,
   ): Promise<TrimResult> {
     const { contextWindow } = this.deps.models.get(request.model);
     const tools = (request.tools ?? []).flatMap((tool): ToolDefinitionLike[] =>
       tool.type === 'function' ? [{ ...tool.function, parameters: tool.function.parameters ?? {} }] : [],
     );
     const toolTokens = this.deps.tokens.countTools(tools, request.model);
+    const limit = contextWindow - request.maxTokens - toolTokens;
+    if (knownTokenCount !== undefined && knownTokenCount <= limit) {
+      return { conversation, removedIds: [], summary: null, tokenCount: knownTokenCount };
+    }
     return this.trim(
       conversation,
-      contextWindow - request.maxTokens - toolTokens,
+      limit,
       conversation.contextStrategy,
       caller,
       `${request.model}'s ${contextWindow}-token window less maxTokens ${request.maxTokens}` +
