@@ -9,7 +9,6 @@ export interface Lease {
   ms: number;
 }
 
-export type CompletionStatus = CompletionRow['status'];
 export type CompletionOutcome = Partial<
   Pick<
     CompletionRow,

@@ -228,7 +228,6 @@ export const spendingRules = pgTable(
   (table) => [uniqueIndex('spending_rules_owner_kind_scope_idx').on(table.ownerId, table.kind, table.scope)],
 );
 
-export type PrincipalRow = typeof principals.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type CompletionRow = typeof completions.$inferSelect;
