@@ -24,6 +24,11 @@ export interface Database {
 export interface DatabaseOptions {
   /** Called with every SQL statement; tests count statements with it. */
   onQuery?: (sql: string) => void;
+  /**
+   * A dumped PGlite data directory (`PGlite.dumpDataDir`) that an in-memory database starts from, instead of
+   * running initdb, which costs seconds; the test suite makes one migrated snapshot per run.
+   */
+  pgliteSnapshot?: Blob;
 }
 
 const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
@@ -62,7 +67,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
 
   let client: PGlite;
   if (url === 'memory://') {
-    client = new PGlite();
+    client = new PGlite({ loadDataDir: options.pgliteSnapshot });
   } else {
     mkdirSync(url, { recursive: true });
     client = new PGlite(url);

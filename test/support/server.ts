@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import type { DestinationStream } from 'pino';
+import { inject } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { type Env, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -91,12 +93,21 @@ export interface TestServerOptions {
   logDestination?: DestinationStream;
 }
 
+let pgliteSnapshot: Promise<Blob> | undefined;
+
+/** The migrated empty database made once per run by the global setup (test/support/pglite-snapshot.ts). */
+function loadPgliteSnapshot(): Promise<Blob> {
+  pgliteSnapshot ??= readFile(inject('pgliteSnapshotPath')).then((bytes) => new Blob([bytes]));
+  return pgliteSnapshot;
+}
+
 /** The real server on an ephemeral port, on an in-memory database, answering from a real simulator over HTTP. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const simulator = options.simulator ?? (await createSimulator());
   const config = loadConfig({ ...TEST_ENV, OPENAI_BASE_URL: simulator.url, ...options.env });
   const app = await createApp(config, {
     onQuery: options.onQuery,
+    pgliteSnapshot: config.DATABASE_URL === 'memory://' ? await loadPgliteSnapshot() : undefined,
     logger: createLogger(config.LOG_LEVEL, options.logDestination),
   });
   const address = await app.listen();
