@@ -171,7 +171,8 @@ const FunctionCallModeEnum = builder.enumType('FunctionCallMode', {
 });
 
 const FunctionCallInput = builder.inputType('FunctionCallInput', {
-  description: "The seed's function_call: a mode, or a function the first request must call (name).",
+  description:
+    'Whether the model may call functions (AUTO), must not (NONE), or must call one (REQUIRED); with name, the function the first request must call.',
   fields: (t) => ({
     mode: t.field({ type: FunctionCallModeEnum }),
     name: t.string(),

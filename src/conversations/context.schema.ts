@@ -6,7 +6,7 @@ import { parseInput } from '../validation.js';
 import type { TrimResult } from './context.js';
 import { ContextStrategyEnum, ConversationRef, MessageRef } from './conversations.schema.js';
 
-/** The seed's `trim_messages(max_tokens=4000)` default. */
+/** trimContext's maxTokens when the client gives none. */
 const DEFAULT_TRIM_MAX_TOKENS = 4000;
 
 const TrimContextPayload = builder.objectRef<TrimResult>('TrimContextPayload').implement({
@@ -46,7 +46,7 @@ builder.mutationFields((t) => ({
   trimContext: t.fieldWithInput({
     type: TrimContextPayload,
     description:
-      "Fits the context into maxTokens (the seed's context.trim_messages). Trimmed messages are marked out of " +
+      'Fits the context into maxTokens, by dropping the oldest messages or summarising them. Trimmed messages are marked out of ' +
       'context, never deleted; system messages and the newest user message always stay. CONTEXT_TOO_LONG when ' +
       'those alone exceed maxTokens.',
     input: {
@@ -69,7 +69,7 @@ builder.mutationFields((t) => ({
   clearMessagesBefore: t.fieldWithInput({
     type: ClearMessagesBeforePayload,
     description:
-      "Deletes the messages written before `before` (the seed's context.clear_messages_before), except system " +
+      'Deletes the messages written before `before` for good (trimContext only hides them), except system ' +
       'messages; a tool call and its results are deleted together or not at all.',
     input: {
       conversationId: t.input.id({ required: true }),

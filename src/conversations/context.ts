@@ -78,7 +78,7 @@ export class ContextManager {
     },
   ) {}
 
-  /** The seed's `trim_messages(max_tokens)`: fits Conversation.tokenCount into `maxTokens`. */
+  /** Fits Conversation.tokenCount into `maxTokens`. */
   async trimContext(
     ownerId: string,
     conversationId: string,
@@ -127,7 +127,7 @@ export class ContextManager {
   }
 
   /**
-   * The seed's `clear_messages_before(timestamp)`: deletes the messages written before `before`, except system
+   * Deletes the messages written before `before`, except system
    * messages. A unit goes as a whole when its first message is older, so no tool result outlives its call.
    */
   async clearMessagesBefore(ownerId: string, conversationId: string, before: Date): Promise<number> {

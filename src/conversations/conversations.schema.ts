@@ -207,7 +207,8 @@ builder.mutationFields((t) => ({
   }),
   addMessage: t.fieldWithInput({
     type: MessageRef,
-    description: "Appends a message without asking the model (the seed's context.add_message).",
+    description:
+      'Appends a message to the conversation without asking the model for a reply (sendMessage does both).',
     input: {
       conversationId: t.input.id({ required: true }),
       role: t.input.field({ type: RoleEnum, required: true }),

@@ -28,7 +28,7 @@ export function settingsSchema(models: ModelTable) {
   });
 }
 
-/** The seed's defaults (gpt-4, 2000 tokens, temperature 0.7, top_p 1, no penalties), overridable by config. */
+/** Defaults of new conversations (2000 tokens, temperature 0.7, top_p 1, no penalties), overridable by config. */
 export function defaultSettings(config: Config): ConversationSettings {
   return {
     model: config.OPENAI_MODEL,

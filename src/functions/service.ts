@@ -17,7 +17,7 @@ export interface FunctionContext {
   signal: AbortSignal;
 }
 
-/** A function whose handler is code, registered at start (the seed's `function_service.register_function`). */
+/** A function whose handler is code, registered at start. */
 export interface BuiltinFunction {
   name: string;
   description: string;
@@ -46,7 +46,7 @@ export interface ExecutionRequest {
 
 export type FunctionCallMode = 'auto' | 'none' | 'required';
 
-/** SendMessageInput.functionCall: a mode, or a function the model must call (the seed's `function_call`). */
+/** SendMessageInput.functionCall: a mode, or a function the model must call. */
 export interface FunctionCallChoice {
   mode?: FunctionCallMode | null;
   name?: string | null;

@@ -40,7 +40,7 @@ export interface RiskAnalysis extends RiskAssessment {
 }
 
 /**
- * The seed's worked example: spending rules and transactions per owner, the validate_transaction check, and
+ * The worked example: spending rules and transactions per owner, the validate_transaction check, and
  * the two flows that ask the model (processTransaction, analyzeRisk).
  */
 export class ShoppingService {
@@ -96,7 +96,7 @@ export class ShoppingService {
   }
 
   /**
-   * The seed's flow: the model is made to call validate_transaction on the purchase, the call runs, and the
+   * The flow: the model is made to call validate_transaction on the purchase, the call runs, and the
    * transaction is stored with the decision. The rule check is repeated under the owner's lock as the row is
    * written, so two concurrent purchases cannot both spend the last of a budget.
    */
@@ -139,7 +139,7 @@ export class ShoppingService {
     });
   }
 
-  /** Risk signals computed here, and the model's analysis of them (the seed's risk analyst prompt). */
+  /** Risk signals computed here, and the model's analysis of them (asked as a risk analyst). */
   async analyzeRisk(ownerId: string, input: unknown): Promise<RiskAnalysis> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
