@@ -23,6 +23,7 @@ const config: CodegenConfig = {
     'test/gql/': { ...clientPreset, documents: ['test/**/*.ts', 'bench/**/*.ts', '!test/gql/**'] },
     'examples/chat-client/gql/': {
       ...clientPreset,
+      presetConfig: { ...clientPreset.presetConfig, persistedDocuments: { hashAlgorithm: 'sha256' } },
       documents: ['examples/chat-client/**/*.ts', '!examples/chat-client/gql/**'],
     },
   },

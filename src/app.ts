@@ -27,6 +27,7 @@ import { UpstreamMonitor } from './observability/upstream.js';
 import { UsageService } from './observability/usage.js';
 import { schema } from './schema/index.js';
 import { createHttpServer } from './server/http.js';
+import { TrustedDocuments } from './server/trusted-documents.js';
 import { createYogaServer } from './server/yoga.js';
 import type { Services } from './services.js';
 import { ShoppingService, ShoppingStore, shoppingFunctions } from './shopping/index.js';
@@ -189,8 +190,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }),
   };
 
-  const yoga = createYogaServer(schema, services, logger);
-  const http = createHttpServer({ yoga, services, logger });
+  // GraphiQL sends arbitrary documents, so development mode runs them whatever PERSISTED_DOCUMENTS_ONLY says.
+  const trustedDocuments = await TrustedDocuments.load(
+    config.PERSISTED_DOCUMENTS,
+    config.PERSISTED_DOCUMENTS_ONLY && !config.devMode,
+  );
+  if (config.PERSISTED_DOCUMENTS_ONLY && config.devMode) {
+    logger.warn('PERSISTED_DOCUMENTS_ONLY is ignored in development mode (no API_KEYS), so GraphiQL works.');
+  }
+  const yoga = createYogaServer(schema, services, trustedDocuments, logger);
+  const http = createHttpServer({ yoga, services, trustedDocuments, logger });
 
   return {
     services,

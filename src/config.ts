@@ -128,6 +128,11 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FILE: optionalString,
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'use at least 16 characters').optional()),
+  PERSISTED_DOCUMENTS: commaList,
+  PERSISTED_DOCUMENTS_ONLY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -150,6 +155,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(
       `Refusing to listen on ${config.HOST} without API keys: set API_KEYS, or bind HOST to 127.0.0.1 for single-user development mode.`,
     );
+  }
+  if (config.PERSISTED_DOCUMENTS_ONLY && config.PERSISTED_DOCUMENTS.length === 0) {
+    throw new ConfigError('PERSISTED_DOCUMENTS_ONLY=true needs PERSISTED_DOCUMENTS: no operation could run.');
   }
   return { ...config, devMode };
 }

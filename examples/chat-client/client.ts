@@ -12,6 +12,11 @@ export interface ChatClientOptions {
   apiKey?: string;
   /** How many times a dropped stream is resumed before giving up. */
   maxReconnects?: number;
+  /**
+   * Send each operation's id from codegen's persisted-documents manifest instead of its text: what a server
+   * running trusted documents only (PERSISTED_DOCUMENTS_ONLY) accepts.
+   */
+  trustedDocuments?: boolean;
 }
 
 /** A small typed client: mutations over HTTP (fetch), the stream over graphql-ws, resumed by seq after a drop. */
@@ -52,7 +57,7 @@ export class ChatClient {
     for (;;) {
       try {
         const stream = this.ws.iterate({
-          query: CompletionEvents.toString(),
+          ...this.operation(CompletionEvents),
           variables: { completionId, afterSeq },
         });
         for await (const result of stream) {
@@ -74,6 +79,13 @@ export class ChatClient {
     }
   }
 
+  /** The document's text, or its id (graphql-ws insists on a `query` string, so it goes empty beside the id). */
+  private operation<R, V>(document: TypedDocumentString<R, V>): { query: string; documentId?: string } {
+    const id = document.__meta__?.hash as string | undefined;
+    if (this.options.trustedDocuments && id) return { query: '', documentId: id };
+    return { query: document.toString() };
+  }
+
   close(): Promise<void> {
     return this.ws.dispose() as Promise<void>;
   }
@@ -85,7 +97,7 @@ export class ChatClient {
         'content-type': 'application/json',
         ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
       },
-      body: JSON.stringify({ query: document.toString(), variables }),
+      body: JSON.stringify({ ...this.operation(document), variables }),
     });
     const body = (await response.json()) as { data?: R; errors?: readonly unknown[] };
     if (body.errors?.length || !body.data) throw new GraphQLResponseError(body.errors ?? []);

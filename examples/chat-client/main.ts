@@ -1,13 +1,18 @@
 import { parseArgs } from 'node:util';
 import { ChatClient } from './client.js';
 
-const usage = `Usage: npm run example:chat -- [--conversation ID] [--function NAME]... "question"
+const usage = `Usage: npm run example:chat -- [--conversation ID] [--function NAME]... [--trusted] "question"
+  --trusted               send operation ids from gql/persisted-documents.json, not their text
   AGENT_PLATFORM_URL      GraphQL endpoint (default http://127.0.0.1:4000/graphql)
   AGENT_PLATFORM_API_KEY  API key, when the server has API_KEYS`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { conversation: { type: 'string' }, function: { type: 'string', multiple: true } },
+  options: {
+    conversation: { type: 'string' },
+    function: { type: 'string', multiple: true },
+    trusted: { type: 'boolean', default: false },
+  },
 });
 const question = positionals.join(' ').trim();
 if (!question) {
@@ -18,6 +23,7 @@ if (!question) {
 const client = new ChatClient({
   url: process.env.AGENT_PLATFORM_URL ?? 'http://127.0.0.1:4000/graphql',
   apiKey: process.env.AGENT_PLATFORM_API_KEY,
+  trustedDocuments: values.trusted,
 });
 try {
   const conversationId = values.conversation ?? (await client.createConversation(question.slice(0, 60)));

@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Services } from '../services.js';
+import type { TrustedDocuments } from './trusted-documents.js';
 import { connectionParamsAuthorization, GRAPHQL_PATH, type Yoga } from './yoga.js';
 
 /** RFC 6455 "going away": the server is shutting down and the client should reconnect elsewhere. */
@@ -29,10 +30,11 @@ export interface HttpServer {
 interface Routes {
   yoga: Yoga;
   services: Services;
+  trustedDocuments: TrustedDocuments;
   logger: Logger;
 }
 
-export function createHttpServer({ yoga, services, logger }: Routes): HttpServer {
+export function createHttpServer({ yoga, services, trustedDocuments, logger }: Routes): HttpServer {
   let draining = false;
   const maxBytes = services.config.MAX_REQUEST_BYTES;
 
@@ -89,7 +91,8 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
           connectionParams: ctx.connectionParams,
           signal: controller.signal,
         });
-        const document = parseOrErrors(enveloped.parse, payload.query);
+        // Yoga's persisted-operations plugin sees HTTP and SSE requests only; sockets ask the same store here.
+        const document = parseOrErrors(enveloped.parse, () => trustedDocuments.documentFor(payload));
         if (Array.isArray(document)) return document;
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors;
@@ -150,9 +153,10 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
 /** Yoga's enveloped execute/subscribe, carried to graphql-ws through rootValue as Yoga's guide does. */
 type EnvelopedRoot = Pick<ReturnType<Yoga['getEnveloped']>, 'execute' | 'subscribe'>;
 
-function parseOrErrors(parseDocument: typeof parse, query: string) {
+/** The document a socket's operation runs, or the errors to answer with (a parse error, an untrusted document). */
+function parseOrErrors(parseDocument: typeof parse, documentText: () => string) {
   try {
-    return parseDocument(query);
+    return parseDocument(documentText());
   } catch (error) {
     return [error as GraphQLError];
   }

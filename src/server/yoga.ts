@@ -12,6 +12,7 @@ import { type Logger, requestIdFrom } from '../observability/logger.js';
 import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
 import { createLoaders } from '../storage/loaders.js';
+import type { TrustedDocuments } from './trusted-documents.js';
 
 /** What the transport hands Yoga: node's request for HTTP, or the graphql-ws connection for WebSockets. */
 export interface ServerContext {
@@ -24,7 +25,12 @@ export type Yoga = YogaServerInstance<ServerContext, Context>;
 
 export const GRAPHQL_PATH = '/graphql';
 
-export function createYogaServer(schema: GraphQLSchema, services: Services, logger: Logger): Yoga {
+export function createYogaServer(
+  schema: GraphQLSchema,
+  services: Services,
+  trustedDocuments: TrustedDocuments,
+  logger: Logger,
+): Yoga {
   const { config } = services;
   return createYoga<ServerContext, Context>({
     schema,
@@ -40,6 +46,7 @@ export function createYogaServer(schema: GraphQLSchema, services: Services, logg
       error: (...args) => logger.error(yogaLogEntry(args)),
     },
     plugins: [
+      ...(trustedDocuments.size > 0 ? [trustedDocuments.plugin()] : []),
       EnvelopArmorPlugin({
         maxDepth: { n: config.GRAPHQL_MAX_DEPTH, onReject: [tagRejection] },
         maxAliases: { n: config.GRAPHQL_MAX_ALIASES, onReject: [tagRejection] },

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator } from '../../src/simulator/index.js';
 import { graphql } from '../gql/index.js';
+import { completionIdOf, runExample } from '../support/example.js';
 import { startTcpProxy, type TcpProxy } from '../support/proxy.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -15,35 +15,6 @@ const StoredReply = graphql(`
     }
   }
 `);
-
-interface Run {
-  stdout: string;
-  stderr: string;
-  code: number | null;
-}
-
-/** `npm run example:chat` as a user runs it (without the codegen step, which the suite has done already). */
-function runExample(url: string, args: string[], onStdout?: (text: string) => void): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/chat-client/main.ts', ...args], {
-    env: { ...process.env, AGENT_PLATFORM_URL: url },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const run: Run = { stdout: '', stderr: '', code: null };
-  child.stdout.on('data', (chunk: Buffer) => {
-    run.stdout += chunk.toString();
-    onStdout?.(run.stdout);
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    run.stderr += chunk.toString();
-  });
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ ...run, code })));
-}
-
-function completionIdOf(run: Run): string {
-  const id = /completion (\S+)/.exec(run.stderr)?.[1];
-  if (!id) throw new Error(`no completion id in: ${run.stderr}`);
-  return id;
-}
 
 describe('the example chat client (examples/chat-client)', () => {
   let server: TestServer;
