@@ -4,7 +4,12 @@ import { ConfigError, loadConfig } from '../src/config.js';
 describe('configuration', () => {
   it('runs in development mode without keys on loopback', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ HOST: '127.0.0.1', PORT: 4000, devMode: true, OPENAI_MODEL: 'gpt-4' });
+    expect(config).toMatchObject({
+      HOST: '127.0.0.1',
+      PORT: 4000,
+      devMode: true,
+      OPENAI_MODEL: 'gpt-4.1-mini',
+    });
   });
 
   it('refuses to listen on a public address without API keys', () => {
