@@ -18,7 +18,10 @@ export interface ModelInfo {
   /** The price of prompt tokens served from the prompt cache; unset: the full input price. */
   cachedInputUsdPerMillion?: number;
   outputUsdPerMillion: number;
-  /** Reasoning models: the `reasoning_effort` values the API documents for the model. Unset: not a reasoning model. */
+  /**
+   * Reasoning models: the `reasoning_effort` values the API documents for the model, lowest first. Unset: not a
+   * reasoning model.
+   */
   reasoningEfforts?: readonly ReasoningEffort[];
   /** Unset: `max_completion_tokens` on OpenAI; on other servers per OPENAI_TOKEN_LIMIT_PARAM. */
   tokenLimitParameter?: TokenLimitParameter;

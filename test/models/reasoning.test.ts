@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BUILTIN_MODELS, isReasoningModel } from '../../src/tokens/index.js';
+import { appendMessages, TrimContext } from '../conversations/context-support.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ConversationReasoningUsage, CreateModelConversation, SendModelMessage } from './documents.js';
 
@@ -133,5 +134,26 @@ describe('settings a reasoning model would refuse', () => {
     const body = upstreamBody('switch');
     expect(body.model).toBe('o3-mini');
     expect(body).not.toHaveProperty('temperature');
+  });
+});
+
+describe('the SUMMARIZE request of a reasoning model', () => {
+  it('asks at the lowest documented effort, with max_completion_tokens and no temperature', async () => {
+    const id = await conversation('gpt-5-mini');
+    const history = 'We compared trains, ferries and flights between the islands at length. '.repeat(20);
+    await appendMessages(server, id, [
+      { role: 'user', content: `First question: ${history}` },
+      { role: 'assistant', content: 'First answer.' },
+      { role: 'user', content: 'Second question?' },
+    ]);
+    const { trimContext } = await server.data(TrimContext, {
+      input: { conversationId: id, maxTokens: 100, strategy: 'SUMMARIZE' },
+    });
+    expect(trimContext.summary?.content).toBeTruthy();
+    const [summaryRequest] = server.simulator.requests;
+    expect(summaryRequest?.body).toMatchObject({ model: 'gpt-5-mini', reasoning_effort: 'minimal' });
+    expect(summaryRequest?.body).toHaveProperty('max_completion_tokens');
+    for (const refused of ['max_tokens', ...SAMPLING])
+      expect(summaryRequest?.body).not.toHaveProperty(refused);
   });
 });
