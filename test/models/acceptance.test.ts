@@ -151,6 +151,34 @@ describe('upstreams without GET /models', () => {
     }
   });
 
+  it('gives a deployment under its own name the capabilities of its MODEL_TABLE_JSON entry', async () => {
+    const deployment = {
+      id: 'prod-reasoner',
+      contextWindow: 200_000,
+      maxOutputTokens: 100_000,
+      encoding: 'o200k_base',
+      inputUsdPerMillion: 2,
+      outputUsdPerMillion: 8,
+      reasoningEfforts: ['low', 'medium', 'high'],
+    };
+    const other = await startTestServer({
+      simulator,
+      env: { OPENAI_BASE_URL: bareUrl, MODEL_TABLE_JSON: JSON.stringify([deployment]) },
+    });
+    try {
+      const refused = await other.request(CreateModelConversation, {
+        input: { model: 'prod-reasoner', settings: { temperature: 0.5 } },
+      });
+      expect(refused.errors?.[0]?.message).toContain('prod-reasoner is a reasoning model');
+      const { createConversation } = await other.data(CreateModelConversation, {
+        input: { model: 'prod-reasoner', settings: { reasoningEffort: 'HIGH' } },
+      });
+      expect(createConversation.settings.reasoningEffort).toBe('HIGH');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('offers the models OPENAI_MODELS lists instead of reading GET /models', async () => {
     const other = await startTestServer({
       simulator,
