@@ -140,13 +140,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     timeoutMs: Math.min(config.OPENAI_TIMEOUT_MS, MODEL_LIST_TIMEOUT_MS),
     logger,
   });
-  await upstreamModels.start();
-  if (!models.accepts(config.OPENAI_MODEL)) {
-    logger.warn(
-      { model: config.OPENAI_MODEL },
-      'OPENAI_MODEL is neither in the model table nor offered by the upstream (GET /models, OPENAI_MODELS)',
-    );
-  }
   const context = new ContextManager({ db: database.db, conversations, tokens, models, openai });
   const completions = new CompletionService({
     conversations,
@@ -169,6 +162,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
   });
   completions.listen(leases);
+  // Only after listen(): an await before it let the cancel subscription reach Redis mid-handshake (ioredis then
+  // fails its ready check on a connection already in subscriber mode).
+  await upstreamModels.start();
+  if (!models.accepts(config.OPENAI_MODEL)) {
+    logger.warn(
+      { model: config.OPENAI_MODEL },
+      'OPENAI_MODEL is neither in the model table nor offered by the upstream (GET /models, OPENAI_MODELS)',
+    );
+  }
   const shopping = new ShoppingService({
     store: new ShoppingStore(database.db),
     conversations,
