@@ -7,6 +7,7 @@ import { OpenAIService } from './completions/openai-service.js';
 import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
 import { openEventTransport } from './completions/transport.js';
+import { UpstreamModels } from './completions/upstream-models.js';
 import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
 import { defaultSettings, settingsSchema } from './conversations/settings.js';
@@ -49,6 +50,9 @@ export interface App {
   /** Graceful stop: readiness off, connections closed, database closed. */
   close(): Promise<void>;
 }
+
+/** How long reading the upstream's GET /models may hold up the start. */
+const MODEL_LIST_TIMEOUT_MS = 10_000;
 
 /** After completions have drained, how long open streams get to deliver their last events before sockets close. */
 const STREAM_SETTLE_MS = 2_000;
@@ -103,6 +107,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
     apiKey: upstream.apiKey,
     baseURL: upstream.baseURL,
+    models,
+    tokenLimit: config.OPENAI_TOKEN_LIMIT_PARAM,
     timeoutMs: config.OPENAI_TIMEOUT_MS,
     gate: new UpstreamGate(
       new UpstreamLimiter({
@@ -127,6 +133,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ),
     cache: new ResponseCache(limitStores.cache, metrics),
   });
+  const upstreamModels = new UpstreamModels({
+    models,
+    list: (signal) => openai.listModels(signal),
+    configured: config.OPENAI_MODELS,
+    refreshMs: config.OPENAI_MODELS_REFRESH_MS,
+    timeoutMs: Math.min(config.OPENAI_TIMEOUT_MS, MODEL_LIST_TIMEOUT_MS),
+    logger,
+  });
   const context = new ContextManager({ db: database.db, conversations, tokens, models, openai });
   const completions = new CompletionService({
     conversations,
@@ -149,6 +163,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
   });
   completions.listen(leases);
+  // Only after listen(): an await before it let the cancel subscription reach Redis mid-handshake (ioredis then
+  // fails its ready check on a connection already in subscriber mode).
+  await upstreamModels.start();
+  if (!models.accepts(config.OPENAI_MODEL)) {
+    logger.warn(
+      { model: config.OPENAI_MODEL },
+      'OPENAI_MODEL is neither in the model table nor offered by the upstream (GET /models, OPENAI_MODELS)',
+    );
+  }
   const shopping = new ShoppingService({
     store: new ShoppingStore(database.db),
     conversations,
@@ -215,6 +238,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'draining running completions');
       await completions.drain(config.SHUTDOWN_GRACE_MS);
       leases.stop();
+      upstreamModels.stop();
       logger.info('closing connections');
       await http.close(STREAM_SETTLE_MS);
       logger.info('closing storage');

@@ -4,7 +4,12 @@ import { ConfigError, loadConfig } from '../src/config.js';
 describe('configuration', () => {
   it('runs in development mode without keys on loopback', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ HOST: '127.0.0.1', PORT: 4000, devMode: true, OPENAI_MODEL: 'gpt-4' });
+    expect(config).toMatchObject({
+      HOST: '127.0.0.1',
+      PORT: 4000,
+      devMode: true,
+      OPENAI_MODEL: 'gpt-4.1-mini',
+    });
   });
 
   it('refuses to listen on a public address without API keys', () => {
@@ -24,5 +29,34 @@ describe('configuration', () => {
     expect(() => loadConfig({ OPENAI_TEMPERATURE: '5' })).toThrow(ConfigError);
     expect(() => loadConfig({ OPENAI_TEMPERATURE: '5' })).toThrow(/OPENAI_TEMPERATURE/);
     expect(() => loadConfig({ API_KEYS: 'nokey' })).toThrow(/API_KEYS/);
+  });
+
+  it('reads the models an upstream serves and the token-limit parameter for other servers', () => {
+    const config = loadConfig({
+      OPENAI_MODELS: ' llama3.1:8b , qwen2.5:7b ',
+      OPENAI_TOKEN_LIMIT_PARAM: 'max_tokens',
+    });
+    expect(config.OPENAI_MODELS).toEqual(['llama3.1:8b', 'qwen2.5:7b']);
+    expect(config.OPENAI_TOKEN_LIMIT_PARAM).toBe('max_tokens');
+    expect(loadConfig({}).OPENAI_TOKEN_LIMIT_PARAM).toBe('auto');
+    expect(() => loadConfig({ OPENAI_TOKEN_LIMIT_PARAM: 'n_predict' })).toThrow(/OPENAI_TOKEN_LIMIT_PARAM/);
+  });
+
+  it('takes model-table entries with capabilities and refuses an unknown reasoning effort', () => {
+    const entry = {
+      id: 'my-o3-deployment',
+      contextWindow: 200_000,
+      maxOutputTokens: 100_000,
+      encoding: 'o200k_base',
+      inputUsdPerMillion: 2,
+      cachedInputUsdPerMillion: 0.5,
+      outputUsdPerMillion: 8,
+      reasoningEfforts: ['low', 'medium', 'high'],
+      tokenLimitParameter: 'max_completion_tokens',
+    };
+    expect(loadConfig({ MODEL_TABLE_JSON: JSON.stringify([entry]) }).MODEL_TABLE_JSON).toEqual([entry]);
+    expect(() =>
+      loadConfig({ MODEL_TABLE_JSON: JSON.stringify([{ ...entry, reasoningEfforts: ['extreme'] }]) }),
+    ).toThrow(/MODEL_TABLE_JSON/);
   });
 });

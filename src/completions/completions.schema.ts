@@ -5,6 +5,7 @@ import { FunctionExecutionRef } from '../functions/functions.schema.js';
 import { builder, type Context, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
 import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
+import { ReasoningEffortEnum } from '../tokens/models.schema.js';
 import type { CompletionEvent } from './events.js';
 import type { SendMessageInput as SendMessageRequest, StartOptions } from './service.js';
 
@@ -20,6 +21,7 @@ const CompletionStatusEnum = builder.enumType('CompletionStatus', {
 interface UsageShape {
   promptTokens: number;
   completionTokens: number;
+  reasoningTokens: number;
   costUsd: number;
 }
 
@@ -27,6 +29,10 @@ export const UsageRef = builder.objectRef<UsageShape>('Usage').implement({
   fields: (t) => ({
     promptTokens: t.exposeInt('promptTokens'),
     completionTokens: t.exposeInt('completionTokens'),
+    reasoningTokens: t.exposeInt('reasoningTokens', {
+      description:
+        'Of the completion tokens, those a reasoning model spent reasoning (as the model API reports).',
+    }),
     totalTokens: t.int({ resolve: (usage) => usage.promptTokens + usage.completionTokens }),
     costUsd: t.exposeFloat('costUsd', { description: 'From the model table prices per million tokens.' }),
   }),
@@ -190,6 +196,11 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     topP: t.float(),
     frequencyPenalty: t.float(),
     presencePenalty: t.float(),
+    reasoningEffort: t.field({
+      type: ReasoningEffortEnum,
+      description:
+        "Reasoning models: this message's effort (the model's documented values; see Query.models).",
+    }),
     functions: t.stringList({ description: 'Registry functions offered to the model as tools.' }),
     functionCall: t.field({ type: FunctionCallInput }),
     maxSteps: t.int({
@@ -221,6 +232,7 @@ function startCompletion(context: Context, args: SendMessageArgs, options: Omit<
     topP: input.topP ?? undefined,
     frequencyPenalty: input.frequencyPenalty ?? undefined,
     presencePenalty: input.presencePenalty ?? undefined,
+    reasoningEffort: input.reasoningEffort ?? undefined,
     functions: input.functions,
     functionCall: input.functionCall,
     maxSteps: input.maxSteps,

@@ -1,25 +1,17 @@
 import OpenAI from 'openai';
-import type {
-  ChatCompletionCreateParamsBase,
-  ChatCompletionMessageParam,
-  ChatCompletionTool,
-  ChatCompletionToolChoiceOption,
-} from 'openai/resources/chat/completions';
 import { AppError, ErrorCode } from '../errors.js';
 import { isRetryable, type ResponseCache, retryAfterSeconds, type UpstreamGate } from '../limits/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { UpstreamMonitor } from '../observability/upstream.js';
+import {
+  isOpenAI,
+  type ParameterPolicy,
+  type TokenLimitSetting,
+  toParams,
+  type WireRequest,
+} from './parameters.js';
 
-export interface ChatRequest {
-  model: string;
-  messages: ChatCompletionMessageParam[];
-  temperature: number;
-  maxTokens: number;
-  topP: number;
-  frequencyPenalty: number;
-  presencePenalty: number;
-  tools?: ChatCompletionTool[];
-  toolChoice?: ChatCompletionToolChoiceOption;
+export interface ChatRequest extends WireRequest {
   /** The prompt's tokens from the stored per-message counts: the rate limiter reserves them plus maxTokens. */
   promptTokens: number;
   /** Answer from the response cache when possible (default: only at temperature 0). */
@@ -31,6 +23,8 @@ export interface Usage {
   completionTokens: number;
   /** Of the prompt tokens, those the model API served from its prompt cache (OpenAI reports them). */
   cachedPromptTokens?: number;
+  /** Of the completion tokens, those a reasoning model spent reasoning (OpenAI reports them). */
+  reasoningTokens?: number;
 }
 
 /** What the model sent, normalised across JSON and SSE responses. */
@@ -49,6 +43,10 @@ export interface UpstreamOptions {
   cache: ResponseCache;
   /** Logs and counts every call. */
   monitor: UpstreamMonitor;
+  /** The model table: which parameters each model takes. */
+  models: ParameterPolicy['models'];
+  /** OPENAI_TOKEN_LIMIT_PARAM (servers other than OpenAI's). */
+  tokenLimit: TokenLimitSetting;
 }
 
 /**
@@ -61,11 +59,17 @@ export class OpenAIService {
   private readonly monitor: UpstreamMonitor;
   private readonly gate: UpstreamGate;
   private readonly cache: ResponseCache;
+  private readonly parameters: ParameterPolicy;
 
   private readonly idleTimeoutMs: number;
 
   constructor(options: UpstreamOptions) {
     this.idleTimeoutMs = options.timeoutMs;
+    this.parameters = {
+      models: options.models,
+      openai: isOpenAI(options.baseURL),
+      tokenLimit: options.tokenLimit,
+    };
     this.monitor = options.monitor;
     this.gate = options.gate;
     this.cache = options.cache;
@@ -75,6 +79,13 @@ export class OpenAIService {
       timeout: options.timeoutMs,
       maxRetries: 0,
     });
+  }
+
+  /** The ids of the models the upstream offers (its `GET /models`). */
+  async listModels(signal: AbortSignal): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const model of this.client.models.list({ signal })) ids.push(model.id);
+    return ids;
   }
 
   /**
@@ -112,7 +123,7 @@ export class OpenAIService {
     signal: AbortSignal,
     onRetry: () => void,
   ): AsyncGenerator<UpstreamDelta> {
-    const params = toParams(request);
+    const params = toParams(request, this.parameters);
     try {
       if (!stream) {
         const { data: response, settle } = await this.gate.send(request, signal, onRetry, () =>
@@ -169,23 +180,11 @@ export class OpenAIService {
   }
 }
 
-function toParams(request: ChatRequest): ChatCompletionCreateParamsBase {
-  return {
-    model: request.model,
-    messages: request.messages,
-    temperature: request.temperature,
-    max_tokens: request.maxTokens,
-    top_p: request.topP,
-    frequency_penalty: request.frequencyPenalty,
-    presence_penalty: request.presencePenalty,
-    ...(request.tools?.length ? { tools: request.tools, tool_choice: request.toolChoice } : {}),
-  };
-}
-
 const toUsage = (usage: OpenAI.CompletionUsage): Usage => ({
   promptTokens: usage.prompt_tokens,
   completionTokens: usage.completion_tokens,
   cachedPromptTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
+  reasoningTokens: usage.completion_tokens_details?.reasoning_tokens ?? 0,
 });
 
 /** Maps the SDK's error classes onto the contract's codes; an abort passes through untouched. */

@@ -1,7 +1,7 @@
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import type { ContextManager } from '../conversations/context.js';
-import type { ConversationSettings } from '../conversations/settings.js';
+import { type ConversationSettings, checkModelSettings } from '../conversations/settings.js';
 import type { ConversationStore } from '../conversations/store.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import {
@@ -106,6 +106,7 @@ export class CompletionService {
     const overrides = withoutNullish(parseInput(this.deps.settingsSchema, pickSettings(input)));
     const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
     const settings = { ...settingsOf(conversation), ...overrides };
+    checkModelSettings(this.deps.models.get(settings.model), overrides, settings.reasoningEffort);
 
     const { row, created } = await this.deps.completions.create({
       ownerId,
@@ -440,6 +441,7 @@ function addUsage(total: Usage, step: Usage): Usage {
   return {
     promptTokens: total.promptTokens + step.promptTokens,
     completionTokens: total.completionTokens + step.completionTokens,
+    reasoningTokens: (total.reasoningTokens ?? 0) + (step.reasoningTokens ?? 0),
     ...(cached > 0 ? { cachedPromptTokens: cached } : {}),
   };
 }
@@ -480,13 +482,22 @@ function errorRecord(error: unknown): CompletionErrorRecord {
 }
 
 function settingsOf(conversation: ConversationRow): ConversationSettings {
-  const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty } = conversation;
-  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty };
+  const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } =
+    conversation;
+  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
 }
 
 function pickSettings(input: Partial<ConversationSettings>): Partial<ConversationSettings> {
-  const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty } = input;
-  return withoutNullish({ model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty });
+  const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } = input;
+  return withoutNullish({
+    model,
+    temperature,
+    maxTokens,
+    topP,
+    frequencyPenalty,
+    presencePenalty,
+    reasoningEffort,
+  });
 }
 
 export function toMessageParam(message: MessageRow): ChatCompletionMessageParam {

@@ -18,6 +18,7 @@ export type CompletionOutcome = Partial<
     | 'cached'
     | 'promptTokens'
     | 'completionTokens'
+    | 'reasoningTokens'
     | 'costUsd'
     | 'latencyMs'
     | 'timeToFirstTokenMs'

@@ -300,6 +300,8 @@ export class ContextManager {
       frequencyPenalty: 0,
       presencePenalty: 0,
       maxTokens,
+      // A summary needs no deliberation, and a reasoning model's thinking would eat the summary's budget.
+      reasoningEffort: this.deps.models.get(conversation.model).reasoningEfforts?.[0] ?? null,
       messages: prompt,
       promptTokens: this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
     };

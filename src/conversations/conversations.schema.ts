@@ -4,7 +4,9 @@ import { builder, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
 import { resolveNewestFirst } from '../schema/newest-first.js';
 import type { ConversationRow, MessageRow } from '../storage/schema.js';
+import { ReasoningEffortEnum } from '../tokens/models.schema.js';
 import { parseInput, withoutNullish } from '../validation.js';
+import { checkModelSettings } from './settings.js';
 
 export const RoleEnum = builder.enumType('Role', {
   values: {
@@ -92,6 +94,11 @@ const ConversationSettingsRef = builder.objectRef<ConversationRow>('Conversation
     topP: t.exposeFloat('topP'),
     frequencyPenalty: t.exposeFloat('frequencyPenalty'),
     presencePenalty: t.exposeFloat('presencePenalty'),
+    reasoningEffort: t.expose('reasoningEffort', {
+      type: ReasoningEffortEnum,
+      nullable: true,
+      description: "Reasoning models: the effort sent; null leaves it to the model's default.",
+    }),
   }),
 });
 
@@ -144,6 +151,7 @@ const ConversationSettingsInput = builder.inputType('ConversationSettingsInput',
     topP: t.float(),
     frequencyPenalty: t.float(),
     presencePenalty: t.float(),
+    reasoningEffort: t.field({ type: ReasoningEffortEnum }),
   }),
 });
 
@@ -173,7 +181,10 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     input: {
       title: t.input.string(),
-      model: t.input.string({ description: 'Defaults to OPENAI_MODEL (gpt-4).' }),
+      model: t.input.string({
+        description:
+          'Defaults to OPENAI_MODEL. A model of the table (or a dated snapshot of one) or one the upstream offers.',
+      }),
       systemPrompt: t.input.string({ description: 'Stored as the first message (role SYSTEM).' }),
       settings: t.input.field({ type: ConversationSettingsInput }),
       contextStrategy: t.input.field({
@@ -183,15 +194,24 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, { input }, context) => {
       const { services } = context;
-      const settings = parseInput(
-        services.settingsSchema,
-        withoutNullish({ model: input.model, ...input.settings }),
+      const chosen = withoutNullish(
+        parseInput(
+          services.settingsSchema,
+          withoutNullish({ model: input.model, ...input.settings }),
+          'input.settings',
+        ),
+      );
+      const settings = { ...services.defaultSettings, ...chosen };
+      checkModelSettings(
+        services.models.get(settings.model),
+        chosen,
+        settings.reasoningEffort,
         'input.settings',
       );
       return services.conversations.create(ownerId(context), {
         title: input.title,
         systemPrompt: input.systemPrompt,
-        settings: { ...services.defaultSettings, ...withoutNullish(settings) },
+        settings,
         contextStrategy: input.contextStrategy,
       });
     },

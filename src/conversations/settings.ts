@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import type { ModelTable } from '../tokens/index.js';
+import { badInput } from '../errors.js';
+import {
+  acceptsSampling,
+  type ModelInfo,
+  type ModelTable,
+  REASONING_EFFORTS,
+  type ReasoningEffort,
+} from '../tokens/index.js';
 
 export interface ConversationSettings {
   model: string;
@@ -9,26 +16,79 @@ export interface ConversationSettings {
   topP: number;
   frequencyPenalty: number;
   presencePenalty: number;
+  /** Reasoning models only: how much the model reasons; null leaves it to the model's default. */
+  reasoningEffort: ReasoningEffort | null;
 }
+
+export const MODEL_NAME_MAX_LENGTH = 128;
+/** Covers OpenAI ids, Ollama tags (`llama3.1:8b`) and Hugging Face names (`meta-llama/Llama-3.1-8B-Instruct`). */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
+/** The error for an unknown model names at most this many of the models on offer. */
+const OFFER_SHOWN = 40;
 
 /** The ranges OpenAI accepts; anything else is refused before it is stored or sent. */
 export function settingsSchema(models: ModelTable) {
   return z.object({
     model: z
       .string()
-      .refine((model) => models.has(model), {
-        message: 'unknown model (see Query.models; extend the table with MODEL_TABLE_JSON)',
-      })
+      .min(1, 'must not be empty')
+      .max(MODEL_NAME_MAX_LENGTH, `must be at most ${MODEL_NAME_MAX_LENGTH} characters`)
+      .regex(MODEL_NAME, { message: 'may contain only letters, digits and . _ : / @ + -', abort: true })
+      .refine((model) => models.accepts(model), { error: () => unknownModelMessage(models) })
       .optional(),
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().min(1).max(1_000_000).optional(),
     topP: z.number().min(0).max(1).optional(),
     frequencyPenalty: z.number().min(-2).max(2).optional(),
     presencePenalty: z.number().min(-2).max(2).optional(),
+    reasoningEffort: z.enum(REASONING_EFFORTS).nullable().optional(),
   });
 }
 
-/** Defaults of new conversations (2000 tokens, temperature 0.7, top_p 1, no penalties), overridable by config. */
+function unknownModelMessage(models: ModelTable): string {
+  const offered = models.offered();
+  const more =
+    offered.length > OFFER_SHOWN ? ` and ${offered.length - OFFER_SHOWN} more (see Query.models)` : '';
+  return `unknown model; models on offer: ${offered.slice(0, OFFER_SHOWN).join(', ')}${more}`;
+}
+
+/** What the API takes when a sampling parameter is not sent: the only value reasoning models accept. */
+const SAMPLING_DEFAULTS = { temperature: 1, topP: 1, frequencyPenalty: 0, presencePenalty: 0 } as const;
+
+/**
+ * Refuses settings a client chose that the model would refuse: a reasoning effort the model does not document,
+ * and non-default sampling parameters for a reasoning model (they are accepted only at effort `none`).
+ * Settings that were not chosen now (defaults, a conversation's earlier ones) are left out of the request instead.
+ */
+export function checkModelSettings(
+  model: ModelInfo,
+  chosen: Partial<ConversationSettings>,
+  effort: ReasoningEffort | null,
+  prefix = 'input',
+): void {
+  if (chosen.reasoningEffort != null) {
+    const efforts = model.reasoningEfforts;
+    if (!efforts) {
+      throw badInput(`${prefix}.reasoningEffort`, `${model.id} is not a reasoning model`);
+    }
+    if (!efforts.includes(chosen.reasoningEffort)) {
+      throw badInput(`${prefix}.reasoningEffort`, `${model.id} accepts ${efforts.join(', ')}`);
+    }
+  }
+  if (acceptsSampling(model, effort)) return;
+  for (const [field, only] of Object.entries(SAMPLING_DEFAULTS)) {
+    const value = chosen[field as keyof typeof SAMPLING_DEFAULTS];
+    if (value !== undefined && value !== only) {
+      throw badInput(
+        `${prefix}.${field}`,
+        `${model.id} is a reasoning model: it accepts only the default (${only})` +
+          (model.reasoningEfforts?.includes('none') ? ' unless reasoningEffort is NONE' : ''),
+      );
+    }
+  }
+}
+
+/** Defaults of new conversations (2000 tokens, temperature 0.7, top_p 1, no penalties) on OPENAI_MODEL, overridable by config. */
 export function defaultSettings(config: Config): ConversationSettings {
   return {
     model: config.OPENAI_MODEL,
@@ -37,5 +97,6 @@ export function defaultSettings(config: Config): ConversationSettings {
     topP: 1,
     frequencyPenalty: 0,
     presencePenalty: 0,
+    reasoningEffort: null,
   };
 }

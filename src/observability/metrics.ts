@@ -16,12 +16,14 @@ export class Metrics {
 
   readonly upstreamRequests = this.counter(
     'agent_upstream_requests_total',
-    'Calls to the model API by model and outcome (ok, cached, cancelled or an error code).',
+    'Calls to the model API by model (the model table entry, or a model the upstream lists) and outcome (ok, ' +
+      'cached, cancelled or an error code).',
     ['model', 'outcome'],
   );
   readonly upstreamTokens = this.counter(
     'agent_upstream_tokens_total',
-    'Tokens by model and kind: prompt and completion as reported, cached the prompt tokens of the prompt cache.',
+    'Tokens by model and kind: prompt and completion as reported, cached the prompt tokens of the prompt cache, ' +
+      'reasoning the completion tokens a reasoning model spent thinking.',
     ['model', 'kind'],
   );
   readonly upstreamCost = this.counter(

@@ -10,8 +10,11 @@ export interface UpstreamCallStart {
   signal: AbortSignal;
 }
 
-/** Usage as the model API reports it; `cachedPromptTokens` (part of the prompt) came from its prompt cache. */
-export type ObservedUsage = TokenUsageLike & { cachedPromptTokens?: number };
+/**
+ * Usage as the model API reports it; `cachedPromptTokens` (part of the prompt) came from its prompt cache,
+ * `reasoningTokens` (part of the completion) went into a reasoning model's thinking.
+ */
+export type ObservedUsage = TokenUsageLike & { cachedPromptTokens?: number; reasoningTokens?: number };
 
 /** What the model API sent, as far as observing it goes (the completions' UpstreamDelta fits this). */
 export type ObservedDelta =
@@ -22,12 +25,14 @@ export type ObservedDelta =
 
 /** The one structured line written per upstream call, to the request's log and to LOG_FILE. */
 export interface UpstreamLogEntry {
+  /** The model as requested (validated against the models on offer). */
   model: string;
   stream: boolean;
   messageCount: number;
   promptTokens: number;
   completionTokens: number;
   cachedPromptTokens: number;
+  reasoningTokens: number;
   costUsd: number;
   latencyMs: number;
   timeToFirstTokenMs: number | null;
@@ -67,8 +72,11 @@ export class UpstreamMonitor {
     logger: Logger,
   ): void {
     const { metrics, models, file } = this.deps;
-    const { model, status } = call;
-    const entry: UpstreamLogEntry = { ...call, costUsd: costUsd(models.get(model), call) };
+    const { status } = call;
+    const info = models.get(call.model);
+    const entry: UpstreamLogEntry = { ...call, costUsd: costUsd(info, call) };
+    // Labels name the model table's entry (a snapshot counts as its model), never what a client typed.
+    const model = info.id;
     metrics.upstreamRequests.inc({ model, outcome: status });
     metrics.upstreamDuration.observe({ model, outcome: status }, entry.latencyMs / 1000);
     if (entry.timeToFirstTokenMs !== null) {
@@ -78,6 +86,7 @@ export class UpstreamMonitor {
     metrics.upstreamTokens.inc({ model, kind: 'prompt' }, entry.promptTokens);
     metrics.upstreamTokens.inc({ model, kind: 'completion' }, entry.completionTokens);
     metrics.upstreamTokens.inc({ model, kind: 'cached' }, entry.cachedPromptTokens);
+    metrics.upstreamTokens.inc({ model, kind: 'reasoning' }, entry.reasoningTokens);
     metrics.upstreamCost.inc({ model }, entry.costUsd);
 
     const level = status === 'ok' || status === 'cached' || status === 'cancelled' ? 'info' : 'warn';
@@ -101,7 +110,12 @@ export class UpstreamCall {
   private readonly startedAt = performance.now();
   private readonly keepContents: boolean;
   private firstTokenMs: number | null = null;
-  private usage: Required<ObservedUsage> = { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 };
+  private usage: Required<ObservedUsage> = {
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedPromptTokens: 0,
+    reasoningTokens: 0,
+  };
   private reply = '';
   private retries = 0;
   private cached = false;
@@ -125,7 +139,11 @@ export class UpstreamCall {
     if (delta.type === 'content' || delta.type === 'toolCall') this.firstTokenMs ??= this.elapsedMs();
     if (delta.type === 'content' && this.keepContents) this.reply += delta.text;
     if (delta.type === 'usage') {
-      this.usage = { ...delta.usage, cachedPromptTokens: delta.usage.cachedPromptTokens ?? 0 };
+      this.usage = {
+        ...delta.usage,
+        cachedPromptTokens: delta.usage.cachedPromptTokens ?? 0,
+        reasoningTokens: delta.usage.reasoningTokens ?? 0,
+      };
     }
     if (delta.type === 'finish' && delta.cached) this.cached = true;
   }

@@ -78,9 +78,10 @@ export class UsageService {
         completions: sum.completions + row.completions,
         promptTokens: sum.promptTokens + row.promptTokens,
         completionTokens: sum.completionTokens + row.completionTokens,
+        reasoningTokens: sum.reasoningTokens + row.reasoningTokens,
         costUsd: sum.costUsd + row.costUsd,
       }),
-      { completions: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 },
+      { completions: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, costUsd: 0 },
     );
     return {
       since,

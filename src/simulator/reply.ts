@@ -24,6 +24,8 @@ export interface PlanOptions {
   nextToolCallId: () => string;
   /** Raw arguments for the first tool call (the `tool_arguments` fault). */
   toolArgumentsOverride?: string;
+  /** A reasoning model's thinking: part of the completion tokens and of the token limit, never of the text. */
+  reasoningTokens?: number;
 }
 
 /**
@@ -36,6 +38,7 @@ export function planReply(
   options: PlanOptions,
 ): ReplyPlan {
   const { request } = validated;
+  const reasoning = options.reasoningTokens ?? 0;
   const last = request.messages[request.messages.length - 1];
   const userText = last?.role === 'user' ? (textOf(last.content) ?? '') : undefined;
   const tools = userText === undefined ? [] : selectTools(request, userText);
@@ -49,17 +52,20 @@ export function planReply(
           ? options.toolArgumentsOverride
           : JSON.stringify(extractArguments(userText, tool.function.parameters ?? {})),
     }));
-    const completionTokens = counter.completionTokens(
-      null,
-      toolCalls.map((call) => ({ id: call.id, functionName: call.name, arguments: call.arguments })),
-      request.model,
-    );
+    const completionTokens =
+      reasoning +
+      counter.completionTokens(
+        null,
+        toolCalls.map((call) => ({ id: call.id, functionName: call.name, arguments: call.arguments })),
+        request.model,
+      );
     return { content: null, pieces: [], toolCalls, finishReason: 'tool_calls', completionTokens };
   }
 
   const full = toolResultsReply(request) ?? plainReply(request, options.replyWords);
   const allPieces = splitWords(full);
-  const limit = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  const limit = requested === undefined ? undefined : Math.max(0, requested - reasoning);
   const kept =
     limit === undefined ? allPieces.length : fittingPieces(allPieces, limit, counter, request.model);
   const pieces = kept === allPieces.length ? allPieces : allPieces.slice(0, kept);
@@ -69,7 +75,7 @@ export function planReply(
     pieces,
     toolCalls: [],
     finishReason: pieces === allPieces ? 'stop' : 'length',
-    completionTokens: counter.completionTokens(content, null, request.model),
+    completionTokens: reasoning + counter.completionTokens(content, null, request.model),
   };
 }
 

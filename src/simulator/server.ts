@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { ModelTable, TokenCounter } from '../tokens/index.js';
+import { checkModelParameters, reasoningTokens } from './parameters.js';
 import { type ApiError, apiError, isApiError, validateChatRequest } from './protocol.js';
 import { type PlannedToolCall, planReply, type ReplyPlan } from './reply.js';
 import {
@@ -249,22 +250,30 @@ export class Simulator {
         break;
     }
 
-    const validated = validateChatRequest(parsed, this.counter, this.models);
+    let validated = validateChatRequest(parsed, this.counter, this.models);
+    if (!isApiError(validated)) {
+      validated = checkModelParameters(body, this.models.get(validated.request.model)) ?? validated;
+    }
     if (isApiError(validated)) {
       return this.reject(record, res, validated, {
         ...this.rateLimitHeaders(0, false),
         'x-request-id': requestId,
       });
     }
+    const model = this.models.get(validated.request.model);
+    const reasoning = reasoningTokens(body, model);
     const plan = planReply(validated, this.counter, {
       replyWords: this.options.replyWords,
       nextToolCallId: () => `call_sim${(++this.toolCallSequence).toString().padStart(16, '0')}`,
       toolArgumentsOverride: fault?.type === 'tool_arguments' ? fault.arguments : undefined,
+      reasoningTokens: reasoning,
     });
-    const usage = {
+    const usage: Usage = {
       prompt_tokens: validated.promptTokens,
       completion_tokens: plan.completionTokens,
       total_tokens: validated.promptTokens + plan.completionTokens,
+      // Reasoning models report their thinking, part of completion_tokens.
+      ...(model.reasoningEfforts ? { completion_tokens_details: { reasoning_tokens: reasoning } } : {}),
     };
     const headers: Headers = {
       ...this.rateLimitHeaders(usage.total_tokens, false),
@@ -415,7 +424,14 @@ interface ResponseParts {
   created: number;
   model: string;
   plan: ReplyPlan;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage: Usage;
+}
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  completion_tokens_details?: { reasoning_tokens: number };
 }
 
 const DONE_FRAME = 'data: [DONE]\n\n';

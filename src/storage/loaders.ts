@@ -93,16 +93,24 @@ export interface UsageTotals {
   completions: number;
   promptTokens: number;
   completionTokens: number;
+  reasoningTokens: number;
   costUsd: number;
 }
 
-const NO_USAGE: UsageTotals = { completions: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+const NO_USAGE: UsageTotals = {
+  completions: 0,
+  promptTokens: 0,
+  completionTokens: 0,
+  reasoningTokens: 0,
+  costUsd: 0,
+};
 
 /** Sums over completions rows, for a select next to a group-by; Postgres sums integers as bigint (text). */
 export const usageTotals = {
   completions: sql<number>`count(*)`.mapWith(Number),
   promptTokens: sql<number>`coalesce(sum(${completions.promptTokens}), 0)`.mapWith(Number),
   completionTokens: sql<number>`coalesce(sum(${completions.completionTokens}), 0)`.mapWith(Number),
+  reasoningTokens: sql<number>`coalesce(sum(${completions.reasoningTokens}), 0)`.mapWith(Number),
   costUsd: sql<number>`coalesce(sum(${completions.costUsd}), 0)`.mapWith(Number),
 };
 

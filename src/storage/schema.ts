@@ -45,6 +45,10 @@ export const conversations = pgTable(
     topP: real('top_p').notNull(),
     frequencyPenalty: real('frequency_penalty').notNull(),
     presencePenalty: real('presence_penalty').notNull(),
+    /** Reasoning models: the `reasoning_effort` sent; null leaves it to the model's default. */
+    reasoningEffort: text('reasoning_effort', {
+      enum: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'],
+    }),
     systemPrompt: text('system_prompt'),
     /** Highest message seq handed out; bumped atomically so concurrent writers never collide. */
     lastSeq: integer('last_seq').notNull().default(0),
@@ -117,6 +121,8 @@ export const completions = pgTable(
     cached: boolean('cached').notNull().default(false),
     promptTokens: integer('prompt_tokens').notNull().default(0),
     completionTokens: integer('completion_tokens').notNull().default(0),
+    /** Of the completion tokens, those the model spent reasoning (reasoning models report them). */
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
     costUsd: doublePrecision('cost_usd').notNull().default(0),
     latencyMs: integer('latency_ms'),
     timeToFirstTokenMs: integer('time_to_first_token_ms'),

@@ -11,11 +11,18 @@ export {
   type ToolDefinitionLike,
 } from './counter.js';
 export {
+  acceptsSampling,
   BUILTIN_MODELS,
   costUsd,
   type Encoding,
+  FALLBACK_MODEL,
+  isReasoningModel,
+  MODEL_PRICES_DATE,
   type ModelInfo,
   ModelTable,
   modelInfoSchema,
+  REASONING_EFFORTS,
+  type ReasoningEffort,
+  type TokenLimitParameter,
   type TokenUsageLike,
 } from './models.js';

@@ -71,13 +71,14 @@ describe('sendMessage', () => {
     });
     const [upstream] = upstreamRequestsFor('settings probe');
     expect(upstream?.body).toMatchObject({
-      model: 'gpt-4',
+      model: 'gpt-4.1-mini',
       temperature: 0.2,
-      max_tokens: 77,
+      max_completion_tokens: 77,
       top_p: 0.9,
       presence_penalty: 0.5,
       frequency_penalty: 0,
     });
+    expect(upstream?.body).not.toHaveProperty('max_tokens');
   });
 
   it('rejects out-of-range settings naming the field, and stores nothing', async () => {

@@ -76,7 +76,7 @@ describe('automatic fit before each completion', () => {
     expect(sendMessage.status).toBe('COMPLETED');
     expect(server.simulator.requests).toHaveLength(2);
     const [summaryRequest, request] = server.simulator.requests;
-    expect(summaryRequest?.body.max_tokens).toBeLessThanOrEqual(256);
+    expect(summaryRequest?.body.max_completion_tokens).toBeLessThanOrEqual(256);
     const sent = request?.body.messages as { role: string; content: string | null }[];
     expect(sent[0]).toMatchObject({ role: 'system', content: 'You are a travel assistant.' });
     expect(sent[1]?.role).toBe('system');

@@ -46,12 +46,13 @@ for (const backend of backends) {
     it('creates a conversation with the seed defaults and the system prompt as its first message', async () => {
       const conversation = await create('Shopping', 'You are a careful shopping assistant.');
       expect(conversation.settings).toEqual({
-        model: 'gpt-4',
+        model: 'gpt-4.1-mini',
         temperature: 0.7,
         maxTokens: 2000,
         topP: 1,
         frequencyPenalty: 0,
         presencePenalty: 0,
+        reasoningEffort: null,
       });
       expect(conversation.messages.edges.map((edge) => edge.node.role)).toEqual(['SYSTEM']);
       const [system] = conversation.messages.edges;

@@ -7,7 +7,7 @@ export const CreateConversation = graphql(`
       title
       model
       systemPrompt
-      settings { model temperature maxTokens topP frequencyPenalty presencePenalty }
+      settings { model temperature maxTokens topP frequencyPenalty presencePenalty reasoningEffort }
       tokenCount
       createdAt
       updatedAt

@@ -145,10 +145,10 @@ describe('LOG_FILE', () => {
       .map((line) => JSON.parse(line) as LogLine);
     const usages = await simulatorUsage(server.simulator);
     expect(lines.map((line) => [line.msg, line.model, line.stream, line.messageCount, line.status])).toEqual([
-      ['upstream call', 'gpt-4', false, 1, 'ok'],
+      ['upstream call', 'gpt-4.1-mini', false, 1, 'ok'],
       ['upstream call', 'gpt-4o', false, 3, 'ok'],
-      ['upstream call', 'gpt-4', true, 5, 'ok'],
-      ['upstream call', 'gpt-4', false, 7, 'UPSTREAM_UNAVAILABLE'],
+      ['upstream call', 'gpt-4.1-mini', true, 5, 'ok'],
+      ['upstream call', 'gpt-4.1-mini', false, 7, 'UPSTREAM_UNAVAILABLE'],
     ]);
     expect(lines.slice(0, 3).map((line) => [line.promptTokens, line.completionTokens])).toEqual(
       usages.map((usage) => [usage.promptTokens, usage.completionTokens]),

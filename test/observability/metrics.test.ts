@@ -19,7 +19,7 @@ let bobConversation: string;
 let bobConversationUsages: SimulatorUsage[];
 
 /**
- * A known sequence: bob completes three times (gpt-4 JSON, gpt-4o-mini JSON, gpt-4 streamed over graphql-ws),
+ * A known sequence: bob completes three times (gpt-4.1-mini JSON, gpt-4o-mini JSON, gpt-4.1-mini streamed over graphql-ws),
  * once more with a function call (two upstream calls), fails twice (a 400 and a 500 from the simulator) and
  * executes a function directly twice with good arguments and once with bad ones; the admin completes once.
  */
@@ -87,15 +87,15 @@ describe('/metrics', () => {
   it('counts upstream requests by model and outcome', () => {
     const requests = (model: string, outcome: string) =>
       sample(metrics, 'agent_upstream_requests_total', { model, outcome });
-    expect(requests('gpt-4', 'ok')).toBe(5);
+    expect(requests('gpt-4.1-mini', 'ok')).toBe(5);
     expect(requests('gpt-4o-mini', 'ok')).toBe(1);
-    expect(requests('gpt-4', 'UPSTREAM_INVALID_REQUEST')).toBe(1);
-    expect(requests('gpt-4', 'UPSTREAM_UNAVAILABLE')).toBe(1);
+    expect(requests('gpt-4.1-mini', 'UPSTREAM_INVALID_REQUEST')).toBe(1);
+    expect(requests('gpt-4.1-mini', 'UPSTREAM_UNAVAILABLE')).toBe(1);
   });
 
   it('counts tokens and cost by model exactly as the simulator reported them and the model table prices them', () => {
     const expected = expectedTotals(usages);
-    expect([...expected.keys()].sort()).toEqual(['gpt-4', 'gpt-4o-mini']);
+    expect([...expected.keys()].sort()).toEqual(['gpt-4.1-mini', 'gpt-4o-mini']);
     for (const [model, totals] of expected) {
       expect(sample(metrics, 'agent_upstream_tokens_total', { model, kind: 'prompt' })).toBe(
         totals.promptTokens,
@@ -111,8 +111,10 @@ describe('/metrics', () => {
   it('observes the latency of every upstream call and the time to first token of each successful one', () => {
     const calls = (model: string, outcome: string) =>
       sample(metrics, 'agent_upstream_request_duration_seconds_count', { model, outcome });
-    expect(calls('gpt-4', 'ok') + calls('gpt-4', 'UPSTREAM_INVALID_REQUEST')).toBe(6);
-    expect(sample(metrics, 'agent_upstream_time_to_first_token_seconds_count', { model: 'gpt-4' })).toBe(5);
+    expect(calls('gpt-4.1-mini', 'ok') + calls('gpt-4.1-mini', 'UPSTREAM_INVALID_REQUEST')).toBe(6);
+    expect(
+      sample(metrics, 'agent_upstream_time_to_first_token_seconds_count', { model: 'gpt-4.1-mini' }),
+    ).toBe(5);
     expect(
       sample(metrics, 'agent_upstream_time_to_first_token_seconds_count', { model: 'gpt-4o-mini' }),
     ).toBe(1);
@@ -178,7 +180,7 @@ describe('usage', () => {
     const { usage } = await server.data(UsageReport, {}, { apiKey: ADMIN_KEY });
     const expected = expectedTotals(usages);
     expect(usage.byModel.map((row) => [row.model, row.completions])).toEqual([
-      ['gpt-4', 6],
+      ['gpt-4.1-mini', 6],
       ['gpt-4o-mini', 1],
     ]);
     for (const row of usage.byModel) {

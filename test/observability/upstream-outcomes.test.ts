@@ -36,7 +36,7 @@ it('counts a retried call once, with its retries in the metrics and on its log l
   server.simulator.injectFault({ type: 'rate_limit', retryAfterMs: 1 });
   await send('Retry me once');
   const metrics = await (await scrape(server.url)).text();
-  expect(sample(metrics, 'agent_upstream_retries_total', { model: 'gpt-4' })).toBe(1);
+  expect(sample(metrics, 'agent_upstream_retries_total', { model: 'gpt-4.1-mini' })).toBe(1);
   expect(logLines().filter((line) => line.retries === 1)).toHaveLength(1);
 });
 
@@ -48,12 +48,12 @@ it('counts a reply from the response cache as outcome cached, costing nothing', 
   const after = await (await scrape(server.url)).text();
   const delta = (name: string, labels: Record<string, string>) =>
     sample(after, name, labels) - sample(before, name, labels);
-  expect(delta('agent_upstream_requests_total', { model: 'gpt-4', outcome: 'ok' })).toBe(1);
-  expect(delta('agent_upstream_requests_total', { model: 'gpt-4', outcome: 'cached' })).toBe(1);
-  expect(delta('agent_upstream_tokens_total', { model: 'gpt-4', kind: 'prompt' })).toBe(
+  expect(delta('agent_upstream_requests_total', { model: 'gpt-4.1-mini', outcome: 'ok' })).toBe(1);
+  expect(delta('agent_upstream_requests_total', { model: 'gpt-4.1-mini', outcome: 'cached' })).toBe(1);
+  expect(delta('agent_upstream_tokens_total', { model: 'gpt-4.1-mini', kind: 'prompt' })).toBe(
     first.sendMessage.usage.promptTokens,
   );
-  expect(delta('agent_upstream_cost_usd_total', { model: 'gpt-4' })).toBeCloseTo(
+  expect(delta('agent_upstream_cost_usd_total', { model: 'gpt-4.1-mini' })).toBeCloseTo(
     first.sendMessage.usage.costUsd,
     9,
   );
