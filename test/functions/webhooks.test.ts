@@ -3,7 +3,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { CreateToolConversation, ExecuteFunction, RegisterFunction, SendWithFunctions } from './documents.js';
+import {
+  CreateToolConversation,
+  ExecuteFunction,
+  ExecuteFunctionInline,
+  RegisterFunction,
+  RegisterFunctionInline,
+  SendWithFunctions,
+} from './documents.js';
 
 const ADMIN = 'sk-admin-webhooks';
 const USER = 'sk-user-webhooks';
@@ -83,6 +90,29 @@ describe('webhook functions', () => {
     );
     expect(executeFunction).toMatchObject({ status: 'SUCCEEDED', result: { received: { item: 'book' } } });
     expect(hooks.received.at(-1)).toEqual({ item: 'book' });
+  });
+
+  it('take parameters and arguments written as JSON literals in the document', async () => {
+    const registered = await server.data(
+      RegisterFunctionInline,
+      { name: 'order_inline', webhookUrl: `${hooks.url}/echo` },
+      { apiKey: ADMIN },
+    );
+    expect(registered.registerFunction.parameters).toEqual({
+      type: 'object',
+      properties: { item: { type: 'string' }, quantity: { type: 'integer', default: 1 } },
+      required: ['item'],
+    });
+    const { executeFunction } = await server.data(
+      ExecuteFunctionInline,
+      { name: 'order_inline' },
+      { apiKey: USER },
+    );
+    expect(executeFunction).toEqual({
+      status: 'SUCCEEDED',
+      arguments: { item: 'book', quantity: 1 },
+      result: { received: { item: 'book', quantity: 1 } },
+    });
   });
 
   it('are called by the model in the tool loop', async () => {
