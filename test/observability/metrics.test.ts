@@ -1,4 +1,6 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completions } from '../../src/storage/schema.js';
 import { Chat, SendMessage } from '../completions/documents.js';
 import { CreateConversation } from '../conversations/documents.js';
 import { ExecuteFunction } from '../functions/documents.js';
@@ -229,6 +231,27 @@ describe('usage', () => {
     expect(later.usage.total.costUsd).toBe(0);
     const earlier = await server.data(UsageReport, { until: future }, { apiKey: ADMIN_KEY });
     expect(earlier.usage.completions).toBe(7);
+
+    // The boundaries: one completion moved to an exact instant is in [instant, …) and not in […, instant).
+    const instant = new Date('2025-01-15T00:00:00.000Z');
+    const { db } = server.app.services.database;
+    const [one] = await db.select({ id: completions.id }).from(completions).limit(1);
+    await db
+      .update(completions)
+      .set({ createdAt: instant })
+      .where(eq(completions.id, one?.id ?? ''));
+    const count = async (since: Date, until: Date) =>
+      (
+        await server.data(
+          UsageReport,
+          { since: since.toISOString(), until: until.toISOString() },
+          { apiKey: ADMIN_KEY },
+        )
+      ).usage.completions;
+    const ms = (offset: number) => new Date(instant.getTime() + offset);
+    expect(await count(instant, ms(1))).toBe(1);
+    expect(await count(ms(-1), instant)).toBe(0);
+    expect(await count(ms(1), ms(2))).toBe(0);
   });
 
   it('rejects an until that is not after since with BAD_USER_INPUT naming until', async () => {
