@@ -4,6 +4,7 @@ import { completions } from '../../src/storage/schema.js';
 import { Chat, SendMessage } from '../completions/documents.js';
 import { CreateConversation } from '../conversations/documents.js';
 import { ExecuteFunction } from '../functions/documents.js';
+import { TypedDocumentString } from '../gql/graphql.js';
 import { wsClient } from '../support/clients.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ConversationUsage, UsageReport, Viewer } from './documents.js';
@@ -123,6 +124,32 @@ describe('/metrics', () => {
   it('counts the errors returned to clients by code', () => {
     expect(sample(metrics, 'agent_errors_total', { code: 'UPSTREAM_INVALID_REQUEST' })).toBe(1);
     expect(sample(metrics, 'agent_errors_total', { code: 'UPSTREAM_UNAVAILABLE' })).toBe(1);
+  });
+
+  it('counts parse and validation errors, over HTTP and over graphql-ws', async () => {
+    const errorsOf = async (code: string) =>
+      sample(await (await scrape(server.url, METRICS_TOKEN)).text(), 'agent_errors_total', { code });
+    const [parseBefore, validationBefore] = [
+      await errorsOf('GRAPHQL_PARSE_FAILED'),
+      await errorsOf('GRAPHQL_VALIDATION_FAILED'),
+    ];
+    const post = (query: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${BOB_KEY}` },
+        body: JSON.stringify({ query }),
+      });
+    const code = async (query: string) =>
+      ((await (await post(query)).json()) as { errors: { extensions: { code: string } }[] }).errors[0]
+        ?.extensions.code;
+    expect(await code('{ viewer {')).toBe('GRAPHQL_PARSE_FAILED');
+    expect(await code('{ viewer { noSuchField } }')).toBe('GRAPHQL_VALIDATION_FAILED');
+    const client = wsClient(server.wsUrl, BOB_KEY);
+    const invalid = client.subscribe(new TypedDocumentString('subscription { noSuchSubscription }'));
+    await expect(invalid.completed).rejects.toThrow(/noSuchSubscription/);
+    await client.close();
+    expect((await errorsOf('GRAPHQL_PARSE_FAILED')) - parseBefore).toBe(1);
+    expect((await errorsOf('GRAPHQL_VALIDATION_FAILED')) - validationBefore).toBe(2);
   });
 
   it('counts function calls by name and status, with their durations', () => {
