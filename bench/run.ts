@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,6 +61,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     only: { type: 'string' },
     database: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const settings = flags.quick ? SETTINGS.quick : SETTINGS.full;
@@ -144,11 +145,24 @@ async function main() {
     if (profileDir) log(`CPU profile kept in ${profileDir}`);
   }
 
-  writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
   const markdown = renderMarkdown(results);
-  writeMarkdown('BENCHMARKS.md', markdown);
+  const out = outputPaths();
+  writeFileSync(out.json, `${JSON.stringify(results, null, 2)}\n`);
+  writeMarkdown(out.markdown, markdown);
   console.log(`\n${markdown}\n`);
-  log('wrote bench/results.json and BENCHMARKS.md');
+  log(`wrote ${out.json} and ${out.markdown}`);
+}
+
+/**
+ * Only a full run of every scenario replaces the published figures (BENCHMARKS.md, bench/results.json); a quick
+ * or partial run writes to `--out <dir>`, by default a fresh temporary directory.
+ */
+function outputPaths(): { json: string; markdown: string } {
+  const published = !flags.quick && !flags.only && !flags.out;
+  if (published) return { json: 'bench/results.json', markdown: 'BENCHMARKS.md' };
+  const dir = flags.out ?? mkdtempSync(join(tmpdir(), 'agent-platform-bench-'));
+  mkdirSync(dir, { recursive: true });
+  return { json: join(dir, 'results.json'), markdown: join(dir, 'BENCHMARKS.md') };
 }
 
 await main();

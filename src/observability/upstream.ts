@@ -93,7 +93,9 @@ export class UpstreamMonitor {
     const withContents = (target: Logger) =>
       target.isLevelEnabled('debug') ? { ...entry, ...contents } : entry;
     logger[level](withContents(logger), UPSTREAM_LOG_MESSAGE);
-    file?.[level]({ ...logger.bindings(), ...withContents(file) }, UPSTREAM_LOG_MESSAGE);
+    // The file logger has the same base fields (service) as the app logger: copy only the request's own bindings.
+    const { service: _base, ...requestBindings } = logger.bindings();
+    file?.[level]({ ...requestBindings, ...withContents(file) }, UPSTREAM_LOG_MESSAGE);
   }
 
   streamOpened(): void {

@@ -56,11 +56,22 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
-builder.addScalarType('JSON', JSONResolver);
+builder.addScalarType('JSON', JSONResolver, {
+  // Object literals written in a document come out of graphql-scalars without a prototype, which the database
+  // drivers and ajv do not take; values from variables are already plain.
+  parseLiteral: (ast, variables) => toPlainJson(JSONResolver.parseLiteral(ast, variables)),
+});
 
 builder.queryType({ authScopes: { authenticated: true } });
 builder.mutationType({ authScopes: { authenticated: true } });
 builder.subscriptionType({ authScopes: { authenticated: true } });
+
+function toPlainJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toPlainJson);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, toPlainJson(entry)]));
+  return value;
+}
 
 /** The caller's principal id; root types already require `authenticated`, so this only guards the type. */
 export function ownerId(context: Context): string {

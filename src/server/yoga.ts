@@ -12,6 +12,7 @@ import { type Logger, requestIdFrom } from '../observability/logger.js';
 import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
 import { createLoaders } from '../storage/loaders.js';
+import { graphiqlOptions } from './graphiql.js';
 import type { TrustedDocuments } from './trusted-documents.js';
 
 /** What the transport hands Yoga: node's request for HTTP, or the graphql-ws connection for WebSockets. */
@@ -36,7 +37,7 @@ export function createYogaServer(
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    graphiql: { title: 'agent-platform', subscriptionsProtocol: 'WS' },
+    graphiql: graphiqlOptions(config.API_KEYS.length > 0),
     // The bundled GraphiQL works without reaching a CDN (closed networks, air-gapped installs).
     renderGraphiQL,
     logging: {

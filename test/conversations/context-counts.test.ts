@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPLY_PRIMING_TOKENS } from '../../src/tokens/index.js';
+import { RegisterFunction } from '../functions/documents.js';
 import { graphql } from '../gql/index.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { NAMED_MESSAGES, WEATHER_TOOL_CALL, WEATHER_TOOL_REQUEST } from '../tokens/cookbook.js';
 import {
   appendMessages,
   ContextMessages,
@@ -19,16 +21,20 @@ const AvailableFunctions = graphql(`
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  // A webhook function is registered (never called) to offer the cookbook's tool definition.
+  server = await startTestServer({ env: { FUNCTION_WEBHOOK_ALLOWLIST: '127.0.0.1' } });
+  await server.data(RegisterFunction, {
+    input: { ...WEATHER_TOOL_REQUEST.tool, webhookUrl: 'http://127.0.0.1:9/weather' },
+  });
 });
 afterAll(() => server.close());
 
 /** Sends a message and returns the simulator's prompt_tokens with our stored counts of what was sent. */
-async function sendAndCount(conversationId: string, input: { functions?: string[] } = {}) {
+async function sendAndCount(conversationId: string, input: { functions?: string[]; content?: string } = {}) {
   const { sendMessage } = await server.data(ContextSendMessage, {
     input: {
       conversationId,
-      content: 'Thanks. What did we find out so far?',
+      content: input.content ?? 'Thanks. What did we find out so far?',
       ...(input.functions ? { functions: input.functions, functionCall: { mode: 'NONE' as const } } : {}),
     },
   });
@@ -93,5 +99,49 @@ describe.each(['gpt-4', 'gpt-4o'])('token counts on %s', (model) => {
     );
     expect(toolTokens).toBeGreaterThan(0);
     expect(promptTokens).toBe(stored + REPLY_PRIMING_TOKENS + toolTokens);
+  });
+});
+
+describe.each(['gpt-4', 'gpt-4o'] as const)('token counts on %s, against the OpenAI cookbook', (model) => {
+  it('are what the API reported for system messages with names', async () => {
+    const [system, ...named] = NAMED_MESSAGES.messages.slice(0, -1);
+    const user = NAMED_MESSAGES.messages.at(-1);
+    const { createConversation } = await server.data(CreateContextConversation, {
+      input: { model, systemPrompt: system?.content },
+    });
+    for (const message of named) {
+      await server.data(AddMessage, {
+        input: {
+          conversationId: createConversation.id,
+          role: 'SYSTEM',
+          content: message.content,
+          name: 'name' in message ? message.name : null,
+        },
+      });
+    }
+    const counts = await sendAndCount(createConversation.id, { content: user?.content });
+    expect(counts.promptTokens).toBe(NAMED_MESSAGES.promptTokens[model]);
+    expect(counts.stored + REPLY_PRIMING_TOKENS).toBe(NAMED_MESSAGES.promptTokens[model]);
+  });
+
+  it('are what the API reported with a tool definition offered, and add a tool call and its result', async () => {
+    const [system, user] = WEATHER_TOOL_REQUEST.messages;
+    const expected = WEATHER_TOOL_REQUEST.promptTokens[model];
+    const offer = { functions: [WEATHER_TOOL_REQUEST.tool.name], content: user.content };
+    const plain = await server.data(CreateContextConversation, {
+      input: { model, systemPrompt: system.content },
+    });
+    expect((await sendAndCount(plain.createConversation.id, offer)).promptTokens).toBe(expected);
+
+    const { createConversation } = await server.data(CreateContextConversation, {
+      input: { model, systemPrompt: system.content },
+    });
+    await appendMessages(server, createConversation.id, [
+      { role: 'assistant', content: null, toolCalls: [WEATHER_TOOL_CALL.call] },
+      { role: 'tool', content: WEATHER_TOOL_CALL.result, toolCallId: WEATHER_TOOL_CALL.call.id },
+    ]);
+    const { tokens } = WEATHER_TOOL_CALL;
+    const withCall = await sendAndCount(createConversation.id, offer);
+    expect(withCall.promptTokens).toBe(expected + tokens.call + tokens.result);
   });
 });

@@ -1,4 +1,7 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { messages } from '../../src/storage/schema.js';
 import type { ListConversationsQuery } from '../gql/graphql.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestDatabase, postgresAvailable } from '../support/services.js';
@@ -87,7 +90,7 @@ for (const backend of backends) {
         ['ASSISTANT', 'Hi Alice, how can I help?', null],
       ]);
       expect(read.tokenCount).toBe(first.addMessage.tokenCount + second.addMessage.tokenCount + 3);
-      expect(Date.parse(read.updatedAt)).toBeGreaterThanOrEqual(Date.parse(conversation.updatedAt));
+      expect(Date.parse(read.updatedAt)).toBeGreaterThan(Date.parse(conversation.updatedAt));
     });
 
     it('pages messages forward and backward with cursors', async () => {
@@ -135,10 +138,20 @@ for (const backend of backends) {
 
     it('deletes a conversation with its messages', async () => {
       const conversation = await create('Doomed', 'bye');
+      await server.data(AddMessage, {
+        input: { conversationId: conversation.id, role: 'USER', content: 'hi' },
+      });
+      const storedMessages = () =>
+        server.app.services.database.db
+          .select()
+          .from(messages)
+          .where(eq(messages.conversationId, decodeGlobalID(conversation.id).id));
+      expect(await storedMessages()).toHaveLength(2);
       const { deleteConversation } = await server.data(DeleteConversation, { id: conversation.id });
       expect(deleteConversation).toBe(conversation.id);
       const after = await server.request(ConversationMessages, { id: conversation.id });
       expect(after.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+      expect(await storedMessages()).toEqual([]);
     });
   });
 }

@@ -56,6 +56,26 @@ export const RegisterFunction = graphql(`
   }
 `);
 
+/** JSON written inline in the document, as people type it in GraphiQL, rather than passed as a variable. */
+export const RegisterFunctionInline = graphql(`
+  mutation RegisterFunctionInline($name: String!, $webhookUrl: String!) {
+    registerFunction(input: {
+      name: $name
+      description: "Place an order for an item"
+      parameters: { type: "object", properties: { item: { type: "string" }, quantity: { type: "integer", default: 1 } }, required: ["item"] }
+      webhookUrl: $webhookUrl
+    }) { name parameters }
+  }
+`);
+
+export const ExecuteFunctionInline = graphql(`
+  mutation ExecuteFunctionInline($name: String!) {
+    executeFunction(input: { name: $name, arguments: { item: "book", tags: ["a", { nested: null }] } }) {
+      status arguments result
+    }
+  }
+`);
+
 export const SetFunctionEnabled = graphql(`
   mutation SetFunctionEnabled($name: String!, $enabled: Boolean!) {
     setFunctionEnabled(name: $name, enabled: $enabled) { name enabled }

@@ -1,9 +1,19 @@
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { CreateToolConversation, ExecuteFunction, RegisterFunction, SendWithFunctions } from './documents.js';
+import {
+  CreateToolConversation,
+  ExecuteFunction,
+  ExecuteFunctionInline,
+  RegisterFunction,
+  RegisterFunctionInline,
+  SendWithFunctions,
+} from './documents.js';
 
 const ADMIN = 'sk-admin-webhooks';
 const USER = 'sk-user-webhooks';
@@ -13,13 +23,23 @@ const orderParameters = {
   required: ['item'],
 };
 
-/** A webhook receiver: /echo answers with what it got, /slow never answers (until the caller hangs up). */
+/**
+ * A webhook receiver: /echo answers with what it got, /slow never answers (until the caller hangs up), /redirect
+ * sends the caller on to /echo.
+ */
 async function startHooks() {
   const received: unknown[] = [];
+  const paths: string[] = [];
   const server: Server = createServer(async (req, res) => {
     const body = JSON.parse(await readBody(req)) as unknown;
     received.push(body);
+    paths.push(req.url ?? '');
     if (req.url === '/slow') return;
+    if (req.url === '/redirect') {
+      res.writeHead(307, { location: '/echo' });
+      res.end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ received: body }));
   });
@@ -29,6 +49,7 @@ async function startHooks() {
   return {
     url: `http://127.0.0.1:${port}`,
     received,
+    paths,
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -85,6 +106,29 @@ describe('webhook functions', () => {
     expect(hooks.received.at(-1)).toEqual({ item: 'book' });
   });
 
+  it('take parameters and arguments written as JSON literals in the document', async () => {
+    const registered = await server.data(
+      RegisterFunctionInline,
+      { name: 'order_inline', webhookUrl: `${hooks.url}/echo` },
+      { apiKey: ADMIN },
+    );
+    expect(registered.registerFunction.parameters).toEqual({
+      type: 'object',
+      properties: { item: { type: 'string' }, quantity: { type: 'integer', default: 1 } },
+      required: ['item'],
+    });
+    const { executeFunction } = await server.data(
+      ExecuteFunctionInline,
+      { name: 'order_inline' },
+      { apiKey: USER },
+    );
+    expect(executeFunction).toEqual({
+      status: 'SUCCEEDED',
+      arguments: { item: 'book', quantity: 1 },
+      result: { received: { item: 'book', quantity: 1 } },
+    });
+  });
+
   it('are called by the model in the tool loop', async () => {
     await register('order_item', `${hooks.url}/echo`);
     const { createConversation } = await server.data(
@@ -138,6 +182,18 @@ describe('webhook functions', () => {
     });
   });
 
+  it('that redirect fail, and the redirect is not followed, even to an allowed URL', async () => {
+    await register('order_redirect', `${hooks.url}/redirect`);
+    const before = hooks.paths.length;
+    const { executeFunction } = await server.data(
+      ExecuteFunction,
+      { input: { name: 'order_redirect', arguments: { item: 'book' } } },
+      { apiKey: USER },
+    );
+    expect(executeFunction).toMatchObject({ status: 'FAILED', error: expect.stringContaining('redirect') });
+    expect(hooks.paths.slice(before)).toEqual(['/redirect']);
+  });
+
   it('need the admin scope to register', async () => {
     const response = await register('order_user', `${hooks.url}/echo`, orderParameters, USER);
     expect(response.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -163,5 +219,49 @@ describe('webhook functions', () => {
   it('need parameters of type object', async () => {
     const response = await register('order_array', `${hooks.url}/echo`, { type: 'array' });
     expect(response.errors?.[0]?.message).toBe('input.parameters: must have "type": "object" at the top');
+  });
+});
+
+describe('the webhook allow-list', () => {
+  it('is checked again on every call: a function registered before the list shrank is refused', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'agent-platform-webhooks-'));
+    const env = { API_KEYS: `admin:${ADMIN}:admin`, DATABASE_URL: directory };
+    const execute = (target: TestServer) =>
+      target.data(
+        ExecuteFunction,
+        { input: { name: 'order_shrunk', arguments: { item: 'book' } } },
+        { apiKey: ADMIN },
+      );
+    try {
+      const before = await startTestServer({ env: { ...env, FUNCTION_WEBHOOK_ALLOWLIST: '127.0.0.1' } });
+      await before.data(
+        RegisterFunction,
+        {
+          input: {
+            name: 'order_shrunk',
+            description: 'Place an order for an item',
+            parameters: orderParameters,
+            webhookUrl: `${hooks.url}/echo`,
+          },
+        },
+        { apiKey: ADMIN },
+      );
+      expect((await execute(before)).executeFunction.status).toBe('SUCCEEDED');
+      await before.close();
+
+      const after = await startTestServer({
+        env: { ...env, FUNCTION_WEBHOOK_ALLOWLIST: 'hooks.example.com' },
+      });
+      const calls = hooks.paths.length;
+      const { executeFunction } = await execute(after);
+      await after.close();
+      expect(executeFunction).toMatchObject({
+        status: 'FAILED',
+        error: expect.stringContaining('not on FUNCTION_WEBHOOK_ALLOWLIST'),
+      });
+      expect(hooks.paths).toHaveLength(calls);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });

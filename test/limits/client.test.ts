@@ -7,11 +7,15 @@ import { AnyConversation, CachedChat } from './documents.js';
 
 const ALICE = 'sk-alice-123456';
 const BOB = 'sk-bob-654321';
+const CAROL = 'sk-carol-314159';
+const DAVE = 'sk-dave-271828';
 
 describe('client requests per window (CLIENT_RPM)', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ env: { API_KEYS: `alice:${ALICE},bob:${BOB}`, CLIENT_RPM: '3' } });
+    server = await startTestServer({
+      env: { API_KEYS: `alice:${ALICE},bob:${BOB},carol:${CAROL},dave:${DAVE}`, CLIENT_RPM: '3' },
+    });
   });
   afterAll(() => server.close());
 
@@ -35,8 +39,11 @@ describe('client requests per window (CLIENT_RPM)', () => {
   });
 
   it('counts each key on its own', async () => {
-    const response = await server.request(AnyConversation, undefined, { apiKey: BOB });
-    expect(response.errors).toBeUndefined();
+    for (let i = 0; i < 3; i++) await server.data(AnyConversation, undefined, { apiKey: CAROL });
+    const over = await server.request(AnyConversation, undefined, { apiKey: CAROL });
+    expect(over.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    const other = await server.request(AnyConversation, undefined, { apiKey: DAVE });
+    expect(other.errors).toBeUndefined();
   });
 });
 

@@ -36,74 +36,103 @@ const lastUserContent = (request: SimulatedRequest) => {
   return messages.filter((message) => message.role === 'user').at(-1)?.content ?? '';
 };
 
-describe('a burst of 200 requests against RPM 60 / TPM 90000', () => {
-  const WINDOW_MS = 60_000;
-  const RPM = 60;
-  const TPM = 90_000;
-  let server: TestServer;
-  const conversationIds: string[] = [];
-  const usage = new Map<string, number>();
-  const outcomes: string[] = [];
+const WINDOW_MS = 60_000;
+const BURST = 200;
 
-  beforeAll(async () => {
-    server = await startTestServer({
-      env: {
-        RATE_LIMIT_RPM: String(RPM),
-        RATE_LIMIT_TPM: String(TPM),
-        RATE_LIMIT_WINDOW_MS: String(WINDOW_MS),
-        RATE_LIMIT_MAX_WAIT: '500',
-      },
-    });
-    for (let i = 0; i < 10; i++) {
-      const { createConversation } = await server.data(CreateConversation, {
-        input: { title: `burst ${i}`, systemPrompt: 'You are terse.' },
-      });
-      conversationIds.push(createConversation.id);
-    }
-    const responses = await Promise.all(
-      Array.from({ length: 200 }, async (_, i) => {
-        const content = `burst request ${i}`;
-        const response = await server.request(CachedSendMessage, {
-          input: { conversationId: conversationIds[i % 10] ?? '', content },
-        });
-        const completion = response.data?.sendMessage;
-        if (completion) usage.set(content, completion.usage.promptTokens + completion.usage.completionTokens);
-        return completion ? 'COMPLETED' : (response.errors?.[0]?.extensions?.code ?? 'none');
-      }),
-    );
-    outcomes.push(...responses);
+/** 200 concurrent sendMessage calls over 10 conversations; each outcome, and the tokens each completion used. */
+async function burst(env: { RPM: number; TPM: number; maxTokens: number }) {
+  const server = await startTestServer({
+    env: {
+      RATE_LIMIT_RPM: String(env.RPM),
+      RATE_LIMIT_TPM: String(env.TPM),
+      RATE_LIMIT_WINDOW_MS: String(WINDOW_MS),
+      RATE_LIMIT_MAX_WAIT: '500',
+      OPENAI_MAX_TOKENS: String(env.maxTokens),
+    },
   });
-  afterAll(() => server.close());
+  const conversationIds: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const { createConversation } = await server.data(CreateConversation, {
+      input: { title: `burst ${i}`, systemPrompt: 'You are terse.' },
+    });
+    conversationIds.push(createConversation.id);
+  }
+  const usage = new Map<string, number>();
+  const outcomes = await Promise.all(
+    Array.from({ length: BURST }, async (_, i) => {
+      const content = `burst request ${i}`;
+      const response = await server.request(CachedSendMessage, {
+        input: { conversationId: conversationIds[i % 10] ?? '', content },
+      });
+      const completion = response.data?.sendMessage;
+      if (completion) usage.set(content, completion.usage.promptTokens + completion.usage.completionTokens);
+      return completion ? 'COMPLETED' : (response.errors?.[0]?.extensions?.code ?? 'none');
+    }),
+  );
+  const tokens = (request: SimulatedRequest) => usage.get(lastUserContent(request)) ?? 0;
+  return { server, conversationIds, usage, outcomes, tokens };
+}
+
+describe('a burst of 200 requests against RPM 60 (the request bucket binds)', () => {
+  const RPM = 60;
+  let run: Awaited<ReturnType<typeof burst>>;
+  beforeAll(async () => {
+    run = await burst({ RPM, TPM: 10_000_000, maxTokens: 2000 });
+  });
+  afterAll(() => run.server.close());
 
   it('completes every request or fails it with RATE_LIMITED, and does both under this load', () => {
-    expect(new Set(outcomes)).toEqual(new Set(['COMPLETED', 'RATE_LIMITED']));
+    expect(new Set(run.outcomes)).toEqual(new Set(['COMPLETED', 'RATE_LIMITED']));
   });
 
   it('sends upstream exactly the requests that completed', () => {
-    expect(server.simulator.requests).toHaveLength(
-      outcomes.filter((outcome) => outcome === 'COMPLETED').length,
+    expect(run.server.simulator.requests).toHaveLength(
+      run.outcomes.filter((outcome) => outcome === 'COMPLETED').length,
     );
   });
 
   it('never lets the upstream see more requests in any interval than the request bucket allows', () => {
-    expect(worstExcess(server.simulator.requests, () => 1, RPM, WINDOW_MS)).toBeLessThanOrEqual(2);
-  });
-
-  it('never lets the upstream see more tokens in any interval than the token bucket allows', () => {
-    const tokens = (request: SimulatedRequest) => usage.get(lastUserContent(request)) ?? 0;
-    expect(server.simulator.requests.every((request) => usage.has(lastUserContent(request)))).toBe(true);
-    expect(worstExcess(server.simulator.requests, tokens, TPM, WINDOW_MS)).toBeLessThanOrEqual(0);
+    const requests = run.server.simulator.requests;
+    // The bucket is what stopped the burst: it let through its capacity, and nothing beyond what it refilled.
+    expect(requests.length).toBeGreaterThanOrEqual(RPM);
+    expect(worstExcess(requests, () => 1, RPM, WINDOW_MS)).toBeLessThan(1);
   });
 
   it('stores every user message, whether its completion ran or was rate limited', async () => {
     const stored = new Set<string>();
-    for (const id of conversationIds) {
-      const { conversation } = await server.data(UserMessages, { id });
+    for (const id of run.conversationIds) {
+      const { conversation } = await run.server.data(UserMessages, { id });
       for (const edge of conversation.messages.edges) {
         if (edge.node.role === 'USER') stored.add(edge.node.content ?? '');
       }
     }
-    expect(stored.size).toBe(200);
+    expect(stored.size).toBe(BURST);
+  });
+});
+
+describe('a burst of 200 requests against TPM 1500 (the token bucket binds)', () => {
+  const RPM = 10_000;
+  const TPM = 1500;
+  let run: Awaited<ReturnType<typeof burst>>;
+  beforeAll(async () => {
+    // Small replies (maxTokens 40) so that each reservation is close to what the request really uses.
+    run = await burst({ RPM, TPM, maxTokens: 40 });
+  });
+  afterAll(() => run.server.close());
+
+  it('refuses with RATE_LIMITED what the tokens per window cannot pay for, long before the request limit', () => {
+    const completed = run.outcomes.filter((outcome) => outcome === 'COMPLETED').length;
+    expect(new Set(run.outcomes)).toEqual(new Set(['COMPLETED', 'RATE_LIMITED']));
+    expect(completed).toBeLessThan(BURST / 2);
+  });
+
+  it('never lets the upstream see more tokens in any interval than the token bucket allows', () => {
+    const requests = run.server.simulator.requests;
+    expect(requests.every((request) => run.usage.has(lastUserContent(request)))).toBe(true);
+    const used = requests.reduce((sum, request) => sum + run.tokens(request), 0);
+    // The burst pressed against the limit: most of the window's tokens were spent, and none beyond it.
+    expect(used).toBeGreaterThan(TPM * 0.7);
+    expect(worstExcess(requests, run.tokens, TPM, WINDOW_MS)).toBeLessThanOrEqual(0);
   });
 });
 

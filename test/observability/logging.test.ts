@@ -139,10 +139,10 @@ describe('LOG_FILE', () => {
     server.simulator.injectFault({ type: 'server_error' });
     await server.request(SendMessage, { input: { conversationId, content: 'Failing question' } });
 
-    const lines = readFileSync(file, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as LogLine);
+    const raw = readFileSync(file, 'utf8').trim().split('\n');
+    // JSON.parse keeps the last of duplicate keys; the raw line must carry each key once.
+    for (const line of raw) expect(line.match(/"service":/g)).toHaveLength(1);
+    const lines = raw.map((line) => JSON.parse(line) as LogLine);
     const usages = await simulatorUsage(server.simulator);
     expect(lines.map((line) => [line.msg, line.model, line.stream, line.messageCount, line.status])).toEqual([
       ['upstream call', 'gpt-4.1-mini', false, 1, 'ok'],

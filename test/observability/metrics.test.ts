@@ -1,7 +1,10 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completions } from '../../src/storage/schema.js';
 import { Chat, SendMessage } from '../completions/documents.js';
 import { CreateConversation } from '../conversations/documents.js';
 import { ExecuteFunction } from '../functions/documents.js';
+import { TypedDocumentString } from '../gql/graphql.js';
 import { wsClient } from '../support/clients.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { ConversationUsage, UsageReport, Viewer } from './documents.js';
@@ -125,6 +128,32 @@ describe('/metrics', () => {
     expect(sample(metrics, 'agent_errors_total', { code: 'UPSTREAM_UNAVAILABLE' })).toBe(1);
   });
 
+  it('counts parse and validation errors, over HTTP and over graphql-ws', async () => {
+    const errorsOf = async (code: string) =>
+      sample(await (await scrape(server.url, METRICS_TOKEN)).text(), 'agent_errors_total', { code });
+    const [parseBefore, validationBefore] = [
+      await errorsOf('GRAPHQL_PARSE_FAILED'),
+      await errorsOf('GRAPHQL_VALIDATION_FAILED'),
+    ];
+    const post = (query: string) =>
+      fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${BOB_KEY}` },
+        body: JSON.stringify({ query }),
+      });
+    const code = async (query: string) =>
+      ((await (await post(query)).json()) as { errors: { extensions: { code: string } }[] }).errors[0]
+        ?.extensions.code;
+    expect(await code('{ viewer {')).toBe('GRAPHQL_PARSE_FAILED');
+    expect(await code('{ viewer { noSuchField } }')).toBe('GRAPHQL_VALIDATION_FAILED');
+    const client = wsClient(server.wsUrl, BOB_KEY);
+    const invalid = client.subscribe(new TypedDocumentString('subscription { noSuchSubscription }'));
+    await expect(invalid.completed).rejects.toThrow(/noSuchSubscription/);
+    await client.close();
+    expect((await errorsOf('GRAPHQL_PARSE_FAILED')) - parseBefore).toBe(1);
+    expect((await errorsOf('GRAPHQL_VALIDATION_FAILED')) - validationBefore).toBe(2);
+  });
+
   it('counts function calls by name and status, with their durations', () => {
     const calls = (status: string) =>
       sample(metrics, 'agent_function_calls_total', { function: 'validate_transaction', status });
@@ -231,6 +260,27 @@ describe('usage', () => {
     expect(later.usage.total.costUsd).toBe(0);
     const earlier = await server.data(UsageReport, { until: future }, { apiKey: ADMIN_KEY });
     expect(earlier.usage.completions).toBe(7);
+
+    // The boundaries: one completion moved to an exact instant is in [instant, …) and not in […, instant).
+    const instant = new Date('2025-01-15T00:00:00.000Z');
+    const { db } = server.app.services.database;
+    const [one] = await db.select({ id: completions.id }).from(completions).limit(1);
+    await db
+      .update(completions)
+      .set({ createdAt: instant })
+      .where(eq(completions.id, one?.id ?? ''));
+    const count = async (since: Date, until: Date) =>
+      (
+        await server.data(
+          UsageReport,
+          { since: since.toISOString(), until: until.toISOString() },
+          { apiKey: ADMIN_KEY },
+        )
+      ).usage.completions;
+    const ms = (offset: number) => new Date(instant.getTime() + offset);
+    expect(await count(instant, ms(1))).toBe(1);
+    expect(await count(ms(-1), instant)).toBe(0);
+    expect(await count(ms(1), ms(2))).toBe(0);
   });
 
   it('rejects an until that is not after since with BAD_USER_INPUT naming until', async () => {

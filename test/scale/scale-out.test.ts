@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import {
@@ -53,7 +55,7 @@ describe.skipIf(!available)('many instances on one PostgreSQL and one Redis', ()
   beforeAll(async () => {
     simulator = await createSimulator();
     database = await createTestDatabase();
-    // Started one after the other: the second also proves concurrent-safe migrations are a no-op when done.
+    // Started together on an empty database: both migrate under one advisory lock (checked below).
     [a, b] = await Promise.all([spawn(), spawn()]);
   }, 120_000);
 
@@ -63,6 +65,19 @@ describe.skipIf(!available)('many instances on one PostgreSQL and one Redis', ()
     await simulator?.close();
     await database?.drop();
     for (const prefix of prefixes) await prefix.drop();
+  });
+
+  it('runs the migrations once when two instances start together on an empty database', async () => {
+    const journal = JSON.parse(readFileSync('drizzle/meta/_journal.json', 'utf8')) as { entries: unknown[] };
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ hash: string }>('select hash from drizzle.__drizzle_migrations');
+      expect(rows).toHaveLength(journal.entries.length);
+      expect(new Set(rows.map((row) => row.hash)).size).toBe(rows.length);
+    } finally {
+      await client.end();
+    }
   });
 
   it('delivers a stream started on A to a subscriber on B, and a reconnect to A resumes without loss', async () => {
@@ -144,12 +159,13 @@ describe.skipIf(!available)('many instances on one PostgreSQL and one Redis', ()
 
   it('ends 20 running streams as COMPLETED or CANCELLED on SIGTERM, storing their messages, and exits 0', async () => {
     const draining = await spawn({ SHUTDOWN_GRACE_MS: '1000' });
-    simulator.setLatency({ chunkDelayMs: 40 });
+    // Short replies (about 6 chunks) finish within the grace; long ones (about 27 chunks, 2.7 s) cannot.
+    simulator.setLatency({ chunkDelayMs: 100 });
     const client = wsClient(draining.wsUrl);
     const streams = await Promise.all(
       Array.from({ length: 20 }, async (_, index) => {
         const conversationId = await conversationOn(draining);
-        const words = Array.from({ length: index * 3 }, (_, word) => `word${word}`).join(' ');
+        const words = Array.from({ length: index % 2 === 0 ? 0 : 30 }, (_, word) => `word${word}`).join(' ');
         const subscription = client.subscribe(Chat, {
           input: { conversationId, content: `stream ${index} ${words}` },
         });
@@ -167,13 +183,15 @@ describe.skipIf(!available)('many instances on one PostgreSQL and one Redis', ()
     await client.close();
     simulator.setLatency({ chunkDelayMs: 0 });
 
+    const statuses: string[] = [];
     for (const events of outcomes) {
       const last = events.at(-1);
       const { completion } = await b.data(CompletionById, { id: last?.completionId ?? '' });
-      expect(['COMPLETED', 'CANCELLED']).toContain(completion.status);
+      statuses.push(completion.status);
       expect(completion.message?.status).toBe(completion.status === 'COMPLETED' ? 'COMPLETE' : 'PARTIAL');
       expect(completion.message?.content).toBe(textOf(events));
     }
+    expect(new Set(statuses)).toEqual(new Set(['COMPLETED', 'CANCELLED']));
   });
 
   it('holds one global rate limit across two instances', async () => {

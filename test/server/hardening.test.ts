@@ -90,13 +90,23 @@ describe('bad requests get a clear error with a code and write nothing', () => {
     });
   });
 
-  it('a simple cross-site form post (CSRF prevention)', async () => {
-    const response = await fetch(server.url, {
+  it('a simple cross-site request: a form post or a plain GET (CSRF prevention)', async () => {
+    const formPost = await fetch(server.url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'query=%7B__typename%7D',
     });
-    expect(response.status).toBeGreaterThanOrEqual(400);
+    const plainGet = await fetch(`${server.url}?query=%7B__typename%7D`);
+    for (const response of [formPost, plainGet]) {
+      expect(response.status).toBe(403);
+      const body = (await response.json()) as { errors: { message: string }[] };
+      expect(body.errors[0]?.message).toBe('Required CSRF header(s) not present');
+    }
+    // The same GET with the header a GraphQL client sends is served.
+    const withHeader = await fetch(`${server.url}?query=%7B__typename%7D`, {
+      headers: { 'x-graphql-yoga-csrf': '1' },
+    });
+    expect(await withHeader.json()).toEqual({ data: { __typename: 'Query' } });
   });
 });
 

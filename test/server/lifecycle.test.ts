@@ -1,9 +1,11 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createSimulator } from '../../src/simulator/index.js';
-import { Chat } from '../completions/documents.js';
+import { Chat, SendMessage } from '../completions/documents.js';
 import { AddMessage, ConversationMessages, CreateConversation } from '../conversations/documents.js';
 import { graphql } from '../gql/index.js';
 import { wsClient } from '../support/clients.js';
@@ -90,6 +92,50 @@ describe('process', () => {
     } finally {
       server.child.kill('SIGKILL');
       await simulator.close();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('turns /readyz 503, refuses new completions, cancels what outlives the grace and closes sockets with 1001', async () => {
+    const server = await startTestServer({ env: { SHUTDOWN_GRACE_MS: '500' } });
+    const readyz = () => fetch(server.url.replace('/graphql', '/readyz'));
+    expect((await readyz()).status).toBe(200);
+    const { createConversation } = await server.data(CreateConversation, { input: { title: 'shutdown' } });
+    const conversationId = createConversation.id;
+
+    // A stream that cannot finish within the grace, and an idle graphql-ws connection.
+    server.simulator.setLatency({ firstTokenMs: 60_000 });
+    const client = wsClient(server.wsUrl);
+    const running = client.subscribe(Chat, {
+      input: { conversationId, content: 'a reply that never comes' },
+    });
+    await server.simulator.waitFor((request) => JSON.stringify(request.body).includes('never comes'));
+    const idle = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    await once(idle, 'open');
+    idle.send(JSON.stringify({ type: 'connection_init' }));
+    await once(idle, 'message');
+    const closeCode = new Promise<number>((resolve) => idle.once('close', (code) => resolve(code)));
+
+    const closing = server.app.close();
+    try {
+      const draining = await readyz();
+      expect(draining.status).toBe(503);
+      expect(await draining.json()).toEqual({ status: 'draining' });
+      const refused = await server.request(SendMessage, { input: { conversationId, content: 'one more' } });
+      expect(refused.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
+
+      const events = (await running.all()).map((event) => event.chat);
+      expect(events.at(-1)).toMatchObject({
+        __typename: 'CompletionFailed',
+        error: { code: 'CANCELLED' },
+        completion: { status: 'CANCELLED' },
+      });
+      expect(await closeCode).toBe(1001);
+    } finally {
+      await closing;
+      await client.close();
+      await server.simulator.close();
     }
   });
 });

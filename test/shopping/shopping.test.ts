@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { createTestDatabase, postgresAvailable } from '../support/services.js';
 import { AnalyzeRisk, ProcessTransaction, Transactions, UpsertSpendingRule } from './documents.js';
 
 const OWNERS = ['shopper', 'faulty', 'risky', 'fresh', 'pager'] as const;
@@ -144,5 +145,43 @@ describe('the shopping assistant', () => {
     );
     expect(analyzeRisk).toMatchObject({ score: 0, level: 'LOW' });
     expect(analyzeRisk.signals.map((signal) => signal.triggered)).toEqual([false, false, false]);
+  });
+});
+
+const postgresUp = await postgresAvailable();
+
+describe.skipIf(!postgresUp)('concurrent purchases on PostgreSQL', () => {
+  const KEY = 'sk-racer-shopping';
+  let pgServer: TestServer;
+  let database: { url: string; drop(): Promise<void> };
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    pgServer = await startTestServer({ env: { DATABASE_URL: database.url, API_KEYS: `racer:${KEY}` } });
+  });
+  afterAll(async () => {
+    await pgServer?.close();
+    await database?.drop();
+  });
+
+  it('cannot both spend the last of a budget: of five at once, only what fits is approved', async () => {
+    await pgServer.data(
+      UpsertSpendingRule,
+      { input: { kind: 'DAILY_BUDGET', category: 'shopping', amount: 150 } },
+      { apiKey: KEY },
+    );
+    const purchases = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        pgServer.data(
+          ProcessTransaction,
+          { input: { amount: 100, merchant: 'Amazon', category: 'shopping' } },
+          { apiKey: KEY },
+        ),
+      ),
+    );
+    const statuses = purchases.map((purchase) => purchase.processTransaction.status).sort();
+    expect(statuses).toEqual(['APPROVED', 'DECLINED', 'DECLINED', 'DECLINED', 'DECLINED']);
+    const { transactions } = await pgServer.data(Transactions, { first: 10 }, { apiKey: KEY });
+    const approved = transactions.edges.filter((edge) => edge.node.status === 'APPROVED');
+    expect(approved.reduce((sum, edge) => sum + edge.node.amount, 0)).toBe(100);
   });
 });

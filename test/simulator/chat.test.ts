@@ -1,7 +1,8 @@
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { describe, expect, it } from 'vitest';
 import { ModelTable, TokenCounter } from '../../src/tokens/index.js';
-import { purchaseTool, useSimulator } from './support.js';
+import { NAMED_MESSAGES, WEATHER_TOOL_CALL, WEATHER_TOOL_REQUEST } from '../tokens/cookbook.js';
+import { useSimulator } from './support.js';
 
 const counter = new TokenCounter(new ModelTable());
 const messages = [
@@ -54,7 +55,7 @@ describe('simulator chat completions', () => {
     expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(1);
   });
 
-  it('ends the stream with a usage chunk whose prompt_tokens equal TokenCounter.countRequest', async () => {
+  it('ends the stream with a usage chunk counting the prompt and the streamed reply', async () => {
     const chunks = await collect(
       await ctx.client.chat.completions.create({
         model: 'gpt-4o',
@@ -66,11 +67,9 @@ describe('simulator chat completions', () => {
     const last = chunks.at(-1);
     const text = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
     expect(last?.choices).toEqual([]);
-    expect(last?.usage).toEqual({
-      prompt_tokens: counter.countRequest({ model: 'gpt-4o', messages }),
-      completion_tokens: counter.countText(text, 'gpt-4o'),
-      total_tokens: counter.countRequest({ model: 'gpt-4o', messages }) + counter.countText(text, 'gpt-4o'),
-    });
+    expect(text).toBe('Simulated reply to: What is the capital of France?');
+    // (3 + 1 + 6) + (3 + 1 + 7) + 3 of reply priming; the reply is 12 o200k tokens.
+    expect(last?.usage).toEqual({ prompt_tokens: 24, completion_tokens: 12, total_tokens: 36 });
   });
 
   it('sends no usage chunk unless include_usage is set', async () => {
@@ -80,16 +79,54 @@ describe('simulator chat completions', () => {
     expect(chunks.every((chunk) => chunk.choices.length === 1 && !chunk.usage)).toBe(true);
   });
 
-  it('counts prompt tokens with the tool definitions like TokenCounter.countRequest', async () => {
-    const completion = await ctx.client.chat.completions.create({
-      model: 'gpt-4',
-      messages,
-      tools: [purchaseTool],
-      tool_choice: 'none',
-    });
-    const tools = [{ ...purchaseTool.function }];
-    expect(completion.usage?.prompt_tokens).toBe(counter.countRequest({ model: 'gpt-4', messages, tools }));
-  });
+  it.each(['gpt-4', 'gpt-4o'] as const)(
+    'counts prompt tokens with names as the OpenAI API did in the cookbook (%s)',
+    async (model) => {
+      const completion = await ctx.client.chat.completions.create({
+        model,
+        messages: [...NAMED_MESSAGES.messages],
+      });
+      expect(completion.usage?.prompt_tokens).toBe(NAMED_MESSAGES.promptTokens[model]);
+    },
+  );
+
+  it.each(['gpt-4', 'gpt-4o'] as const)(
+    'counts prompt tokens with a tool definition as the OpenAI API did in the cookbook (%s)',
+    async (model) => {
+      const tools = [{ type: 'function' as const, function: WEATHER_TOOL_REQUEST.tool }];
+      const request = {
+        model,
+        messages: [...WEATHER_TOOL_REQUEST.messages],
+        tools,
+        tool_choice: 'none' as const,
+      };
+      const completion = await ctx.client.chat.completions.create(request);
+      expect(completion.usage?.prompt_tokens).toBe(WEATHER_TOOL_REQUEST.promptTokens[model]);
+
+      const { call, result, tokens } = WEATHER_TOOL_CALL;
+      const withCall = await ctx.client.chat.completions.create({
+        ...request,
+        messages: [
+          ...request.messages,
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              {
+                id: call.id,
+                type: 'function',
+                function: { name: call.functionName, arguments: call.arguments },
+              },
+            ],
+          },
+          { role: 'tool', tool_call_id: call.id, content: result },
+        ],
+      });
+      expect(withCall.usage?.prompt_tokens).toBe(
+        WEATHER_TOOL_REQUEST.promptTokens[model] + tokens.call + tokens.result,
+      );
+    },
+  );
 
   it('truncates the reply to max_tokens with finish_reason length', async () => {
     const completion = await ctx.client.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 4 });

@@ -31,9 +31,18 @@ describe('simulator control API over HTTP', () => {
   });
 
   it('sets latency with POST /_simulator/latency', async () => {
-    await new SimulatorClient(ctx.sim.url).setLatency({ chunkDelayMs: 60_000 });
+    await new SimulatorClient(ctx.sim.url).setLatency({ firstTokenMs: 300, chunkDelayMs: 150 });
+    const startedAt = performance.now();
     const stream = await ctx.client.chat.completions.create({ ...request, stream: true });
-    for await (const chunk of stream) if (chunk.choices[0]?.delta.content) break;
+    const contentAt: number[] = [];
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta.content) contentAt.push(performance.now());
+      if (contentAt.length === 3) break;
+    }
+    // Lower bounds only: a loaded machine may be slower, never faster.
+    expect((contentAt[0] ?? 0) - startedAt).toBeGreaterThanOrEqual(290);
+    expect((contentAt[1] ?? 0) - (contentAt[0] ?? 0)).toBeGreaterThanOrEqual(140);
+    expect((contentAt[2] ?? 0) - (contentAt[1] ?? 0)).toBeGreaterThanOrEqual(140);
     await ctx.sim.waitFor((r) => r.status === 'aborted');
   });
 
