@@ -15,6 +15,7 @@ import {
   type SimulatedRequestStatus,
   type SimulatorEvent,
   type SimulatorOptions,
+  usageSettingSchema,
 } from './types.js';
 
 type Headers = Record<string, string>;
@@ -55,6 +56,7 @@ export class Simulator {
   private readonly models: ModelTable;
   private readonly counter: TokenCounter;
   private latency: Required<Latency>;
+  private omitUsage: boolean;
   private address: AddressInfo | undefined;
   private completionSequence = 0;
   private toolCallSequence = 0;
@@ -64,6 +66,7 @@ export class Simulator {
     this.models = options.models ?? new ModelTable();
     this.counter = new TokenCounter(this.models);
     this.latency = { firstTokenMs: options.firstTokenMs ?? 0, chunkDelayMs: options.chunkDelayMs ?? 0 };
+    this.omitUsage = options.omitUsage ?? false;
     this.server = createServer((req, res) => {
       this.route(req, res).catch(() => {
         if (!res.headersSent)
@@ -98,6 +101,11 @@ export class Simulator {
 
   setLatency(latency: Latency): void {
     this.latency = { ...this.latency, ...latency };
+  }
+
+  /** Whether responses leave `usage` out (see SimulatorOptions.omitUsage). */
+  setOmitUsage(omit: boolean): void {
+    this.omitUsage = omit;
   }
 
   /** Queues a fault for the next `times` chat completion requests (FIFO; each request consumes one). */
@@ -181,6 +189,12 @@ export class Simulator {
       if (!parsed.success) return sendJson(res, 400, { error: { message: parsed.error.message } });
       this.setLatency(parsed.data);
       return sendJson(res, 200, this.latency);
+    }
+    if (route === 'POST /_simulator/usage') {
+      const parsed = usageSettingSchema.safeParse(parseJson(await readBody(req)));
+      if (!parsed.success) return sendJson(res, 400, { error: { message: parsed.error.message } });
+      this.setOmitUsage(parsed.data.omit);
+      return sendJson(res, 200, { omit: this.omitUsage });
     }
     if (route === 'GET /_simulator/requests') {
       const data = this.requests.map(({ body, ...rest }) =>
@@ -280,7 +294,7 @@ export class Simulator {
     };
     const disconnectAfter = fault?.type === 'disconnect' ? fault.afterChunks : undefined;
     if (record.stream) {
-      const includeUsage = validated.request.stream_options?.include_usage === true;
+      const includeUsage = !this.omitUsage && validated.request.stream_options?.include_usage === true;
       return this.stream(
         record,
         res,
@@ -294,7 +308,7 @@ export class Simulator {
     if (!(await pause(wait, abort.signal))) return;
     if (disconnectAfter !== undefined) return this.disconnect(record, res);
     record.httpStatus = 200;
-    sendJson(res, 200, completionBody(response), headers);
+    sendJson(res, 200, completionBody(response, !this.omitUsage), headers);
   }
 
   /**
@@ -420,7 +434,7 @@ interface ResponseParts {
 
 const DONE_FRAME = 'data: [DONE]\n\n';
 
-function completionBody({ id, created, model, plan, usage }: ResponseParts) {
+function completionBody({ id, created, model, plan, usage }: ResponseParts, includeUsage: boolean) {
   const message: Record<string, unknown> = { role: 'assistant', content: plan.content, refusal: null };
   if (plan.toolCalls.length > 0) message.tool_calls = plan.toolCalls.map(toolCallJson);
   return {
@@ -430,7 +444,7 @@ function completionBody({ id, created, model, plan, usage }: ResponseParts) {
     model,
     system_fingerprint: FINGERPRINT,
     choices: [{ index: 0, message, logprobs: null, finish_reason: plan.finishReason }],
-    usage,
+    ...(includeUsage ? { usage } : {}),
   };
 }
 

@@ -42,7 +42,14 @@ export interface SimulatorOptions {
   rateLimitHeaders?: { requests: number; tokens: number };
   /** Oldest log entries are dropped beyond this many (default 10 000) so long benchmarks stay bounded. */
   requestLogLimit?: number;
+  /**
+   * Send no `usage`, in JSON bodies and in streams (`stream_options.include_usage` is ignored), as many
+   * OpenAI-compatible servers and proxies do.
+   */
+  omitUsage?: boolean;
 }
+
+export const usageSettingSchema = z.object({ omit: z.boolean() });
 
 export type SimulatedRequestStatus = 'running' | 'completed' | 'aborted' | 'failed';
 
