@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
 import { defaultSettings, settingsSchema } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
+import { SummaryRequestStore } from './conversations/summary-requests.js';
 import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from './functions/index.js';
 import {
   ClientLimits,
@@ -100,6 +101,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const openai = new OpenAIService({
     monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
+    tokens,
     apiKey: upstream.apiKey,
     baseURL: upstream.baseURL,
     timeoutMs: config.OPENAI_TIMEOUT_MS,
@@ -126,7 +128,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ),
     cache: new ResponseCache(limitStores.cache, metrics),
   });
-  const context = new ContextManager({ db: database.db, conversations, tokens, models, openai });
+  const context = new ContextManager({
+    db: database.db,
+    conversations,
+    tokens,
+    models,
+    openai,
+    summaryRequests: new SummaryRequestStore(database.db, models),
+  });
   const completions = new CompletionService({
     conversations,
     completions: completionStore,

@@ -21,6 +21,7 @@ interface UsageShape {
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
+  estimated: boolean;
 }
 
 export const UsageRef = builder.objectRef<UsageShape>('Usage').implement({
@@ -29,7 +30,17 @@ export const UsageRef = builder.objectRef<UsageShape>('Usage').implement({
     completionTokens: t.exposeInt('completionTokens'),
     totalTokens: t.int({ resolve: (usage) => usage.promptTokens + usage.completionTokens }),
     costUsd: t.exposeFloat('costUsd', { description: 'From the model table prices per million tokens.' }),
+    estimated: t.exposeBoolean('estimated', {
+      description:
+        'True when the model server sent no usage for some of these requests: those tokens were counted by us ' +
+        'with tiktoken (the prompt as sent, the completion from what arrived), and the cost follows from them.',
+    }),
   }),
+});
+
+const completionUsage = (completion: CompletionRow): UsageShape => ({
+  ...completion,
+  estimated: completion.usageEstimated,
 });
 
 const CompletionErrorRef = builder.objectRef<CompletionErrorRecord>('CompletionError').implement({
@@ -65,7 +76,7 @@ export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Comp
       resolve: (completion, _args, context) =>
         completion.messageId ? context.loaders.messageById.load(completion.messageId) : null,
     }),
-    usage: t.field({ type: UsageRef, resolve: (completion) => completion }),
+    usage: t.field({ type: UsageRef, resolve: completionUsage }),
     finishReason: t.exposeString('finishReason', { nullable: true }),
     cached: t.exposeBoolean('cached', {
       description: 'Answered by the response cache without an upstream request (usage is then zero).',
@@ -139,7 +150,8 @@ builder.objectRef<EventOf<'done'>>('CompletionDone').implement({
     }),
     usage: t.field({
       type: UsageRef,
-      resolve: async (event, _args, context) => loadCompletion(context, event.completionId),
+      resolve: async (event, _args, context) =>
+        completionUsage(await loadCompletion(context, event.completionId)),
     }),
   }),
 });

@@ -18,11 +18,12 @@ import type {
   MessageRow,
   ToolCallRecord,
 } from '../storage/schema.js';
-import { costUsd, type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
+import { type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
 import { parseInput, withoutNullish } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
 import type { CompletionStore, Lease } from './store.js';
+import { addUsage, usageColumns } from './usage-meter.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {
   conversationId: string;
@@ -279,8 +280,7 @@ export class CompletionService {
         messageId: message.id,
         finishReason: reply.finishReason,
         cached: reply.cached,
-        ...usage,
-        costUsd: costUsd(this.deps.models.get(run.settings.model), usage),
+        ...usageColumns(this.deps.models.get(run.settings.model), usage),
         latencyMs: elapsed(),
         timeToFirstTokenMs: progress.firstTokenMs,
       });
@@ -303,8 +303,7 @@ export class CompletionService {
           status: cancelled ? 'cancelled' : 'failed',
           messageId: partial?.id ?? null,
           error,
-          ...progress.usage,
-          costUsd: costUsd(this.deps.models.get(run.settings.model), progress.usage),
+          ...usageColumns(this.deps.models.get(run.settings.model), progress.usage),
           latencyMs: elapsed(),
           timeToFirstTokenMs: progress.firstTokenMs,
         });
@@ -331,17 +330,21 @@ export class CompletionService {
       ...run.settings,
       ...toolsForStep(run.offer, step),
       messages: context.map(toMessageParam),
-      promptTokens: fitted.tokenCount,
+      promptTokens: fitted.tokenCount + fitted.toolTokens,
       cache: run.cache,
     };
     const toolCalls: ToolCallRecord[] = [];
     let finishReason = 'stop';
     let cached = false;
+    let refusal = '';
     run.content = '';
     const firstToken = () => {
       progress.firstTokenMs ??= Math.round(performance.now() - progress.started);
     };
-    for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger)) {
+    const addStepUsage = (usage: Usage) => {
+      progress.usage = addUsage(progress.usage, usage);
+    };
+    for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger, addStepUsage)) {
       if (delta.type === 'content') {
         firstToken();
         run.content += delta.text;
@@ -360,8 +363,9 @@ export class CompletionService {
           functionName: delta.functionName ?? null,
           argumentsDelta: delta.argumentsDelta,
         });
-      } else if (delta.type === 'usage') {
-        progress.usage = addUsage(progress.usage, delta.usage);
+      } else if (delta.type === 'refusal') {
+        firstToken();
+        refusal += delta.text;
       } else {
         finishReason = delta.reason;
         cached = delta.cached ?? false;
@@ -434,16 +438,6 @@ interface StepReply {
   cached: boolean;
 }
 
-/** The usage of a run's requests added up. */
-function addUsage(total: Usage, step: Usage): Usage {
-  const cached = (total.cachedPromptTokens ?? 0) + (step.cachedPromptTokens ?? 0);
-  return {
-    promptTokens: total.promptTokens + step.promptTokens,
-    completionTokens: total.completionTokens + step.completionTokens,
-    ...(cached > 0 ? { cachedPromptTokens: cached } : {}),
-  };
-}
-
 /** A forced or required call applies to the first request only; forcing it again would loop to maxSteps. */
 function toolsForStep(offer: ToolOffer, step: number): Pick<ChatRequest, 'tools' | 'toolChoice'> {
   if (offer.tools.length === 0) return {};
@@ -464,7 +458,11 @@ function* storedEvents(
       ? {
           kind: 'done',
           finishReason: completion.finishReason ?? 'stop',
-          usage: { promptTokens: completion.promptTokens, completionTokens: completion.completionTokens },
+          usage: {
+            promptTokens: completion.promptTokens,
+            completionTokens: completion.completionTokens,
+            estimated: completion.usageEstimated,
+          },
         }
       : { kind: 'failed', error: completion.error ?? CANCELLED },
   );

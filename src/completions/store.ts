@@ -18,6 +18,7 @@ export type CompletionOutcome = Partial<
     | 'cached'
     | 'promptTokens'
     | 'completionTokens'
+    | 'usageEstimated'
     | 'costUsd'
     | 'latencyMs'
     | 'timeToFirstTokenMs'

@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import type { ChatRequest, OpenAIService } from '../completions/openai-service.js';
+import type { ChatRequest, OpenAIService, Usage } from '../completions/openai-service.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';
@@ -11,6 +11,7 @@ import {
   type ConversationStore,
   contextPosition,
 } from './store.js';
+import type { SummaryRequestStore } from './summary-requests.js';
 
 /** Most tokens a summary may take; SUMMARIZE replaces a span large enough to leave this much room for it. */
 export const SUMMARY_MAX_TOKENS = 256;
@@ -75,6 +76,7 @@ export class ContextManager {
       tokens: TokenCounter;
       models: ModelTable;
       openai: OpenAIService;
+      summaryRequests: SummaryRequestStore;
     },
   ) {}
 
@@ -99,6 +101,7 @@ export class ContextManager {
   /**
    * Before an upstream request: prompt (stored counts) + tool definitions + maxTokens must fit the model's
    * window, trimmed with the conversation's strategy; CONTEXT_TOO_LONG when even the kept messages cannot.
+   * Also says what the tool definitions cost, since they are part of the request's prompt.
    */
   async fit(
     conversation: ConversationRow,
@@ -106,7 +109,7 @@ export class ContextManager {
     caller: Caller,
     /** The context's token count when the caller already has it: a context that fits costs no query. */
     knownTokenCount?: number,
-  ): Promise<TrimResult> {
+  ): Promise<TrimResult & { toolTokens: number }> {
     const { contextWindow } = this.deps.models.get(request.model);
     const tools = (request.tools ?? []).flatMap((tool): ToolDefinitionLike[] =>
       tool.type === 'function' ? [{ ...tool.function, parameters: tool.function.parameters ?? {} }] : [],
@@ -114,9 +117,9 @@ export class ContextManager {
     const toolTokens = this.deps.tokens.countTools(tools, request.model);
     const limit = contextWindow - request.maxTokens - toolTokens;
     if (knownTokenCount !== undefined && knownTokenCount <= limit) {
-      return { conversation, removedIds: [], summary: null, tokenCount: knownTokenCount };
+      return { conversation, removedIds: [], summary: null, tokenCount: knownTokenCount, toolTokens };
     }
-    return this.trim(
+    const trimmed = await this.trim(
       conversation,
       limit,
       conversation.contextStrategy,
@@ -124,6 +127,7 @@ export class ContextManager {
       `${request.model}'s ${contextWindow}-token window less maxTokens ${request.maxTokens}` +
         (toolTokens ? ` and ${toolTokens} tokens of tool definitions` : ''),
     );
+    return { ...trimmed, toolTokens };
   }
 
   /**
@@ -277,7 +281,10 @@ export class ContextManager {
     }
   }
 
-  /** Asks the conversation's model for a summary of the span in at most `maxTokens` tokens. */
+  /**
+   * Asks the conversation's model for a summary of the span in at most `maxTokens` tokens. The request's usage
+   * is recorded against the conversation even when it fails part-way.
+   */
   private async summarize(
     conversation: ConversationRow,
     span: ContextRow[],
@@ -304,8 +311,14 @@ export class ContextManager {
       promptTokens: this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
     };
     let text = '';
-    for await (const delta of this.deps.openai.deltas(request, false, caller.signal, caller.logger)) {
-      if (delta.type === 'content') text += delta.text;
+    let usage: Usage | undefined;
+    try {
+      const deltas = this.deps.openai.deltas(request, false, caller.signal, caller.logger, (used) => {
+        usage = used;
+      });
+      for await (const delta of deltas) if (delta.type === 'content') text += delta.text;
+    } finally {
+      if (usage) await this.deps.summaryRequests.record(conversation, request.model, usage);
     }
     return text.trim();
   }
