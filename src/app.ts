@@ -6,6 +6,7 @@ import { LeaseKeeper } from './completions/leases.js';
 import { OpenAIService } from './completions/openai-service.js';
 import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
+import { StructuredOutputs } from './completions/structured-output.js';
 import { openEventTransport } from './completions/transport.js';
 import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
@@ -145,6 +146,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     functions,
     models,
     settingsSchema: modelSettings.partial(),
+    structuredOutputs: new StructuredOutputs(),
     lease,
     remoteCancelTimeoutMs: config.OPENAI_TIMEOUT_MS,
   });

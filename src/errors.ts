@@ -12,6 +12,8 @@ export const ErrorCode = {
   UPSTREAM_RATE_LIMITED: 'UPSTREAM_RATE_LIMITED',
   UPSTREAM_UNAVAILABLE: 'UPSTREAM_UNAVAILABLE',
   FUNCTION_FAILED: 'FUNCTION_FAILED',
+  /** The reply did not parse or validate against the request's responseFormat (the reply is still stored). */
+  INVALID_STRUCTURED_OUTPUT: 'INVALID_STRUCTURED_OUTPUT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -7,6 +7,8 @@ import { decodeId } from '../schema/ids.js';
 import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
 import type { CompletionEvent } from './events.js';
 import type { SendMessageInput as SendMessageRequest, StartOptions } from './service.js';
+import { ResponseFormatInput } from './structured-output.schema.js';
+import { completionUsage, UsageRef } from './usage.schema.js';
 
 const CompletionStatusEnum = builder.enumType('CompletionStatus', {
   values: {
@@ -15,32 +17,6 @@ const CompletionStatusEnum = builder.enumType('CompletionStatus', {
     FAILED: { value: 'failed' },
     CANCELLED: { value: 'cancelled' },
   } as const,
-});
-
-interface UsageShape {
-  promptTokens: number;
-  completionTokens: number;
-  costUsd: number;
-  estimated: boolean;
-}
-
-export const UsageRef = builder.objectRef<UsageShape>('Usage').implement({
-  fields: (t) => ({
-    promptTokens: t.exposeInt('promptTokens'),
-    completionTokens: t.exposeInt('completionTokens'),
-    totalTokens: t.int({ resolve: (usage) => usage.promptTokens + usage.completionTokens }),
-    costUsd: t.exposeFloat('costUsd', { description: 'From the model table prices per million tokens.' }),
-    estimated: t.exposeBoolean('estimated', {
-      description:
-        'True when the model server sent no usage for some of these requests: those tokens were counted by us ' +
-        'with tiktoken (the prompt as sent, the completion from what arrived), and the cost follows from them.',
-    }),
-  }),
-});
-
-const completionUsage = (completion: CompletionRow): UsageShape => ({
-  ...completion,
-  estimated: completion.usageEstimated,
 });
 
 const CompletionErrorRef = builder.objectRef<CompletionErrorRecord>('CompletionError').implement({
@@ -78,6 +54,23 @@ export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Comp
     }),
     usage: t.field({ type: UsageRef, resolve: completionUsage }),
     finishReason: t.exposeString('finishReason', { nullable: true }),
+    parsed: t.field({
+      type: 'JSON',
+      nullable: true,
+      description:
+        'With responseFormat JSON_OBJECT or JSON_SCHEMA: the reply parsed and validated (null otherwise, and for ' +
+        'a refusal). A reply that does not validate fails the completion with INVALID_STRUCTURED_OUTPUT.',
+      resolve: (completion) => completion.parsed ?? null,
+    }),
+    refusal: t.string({
+      nullable: true,
+      description:
+        "The model's refusal (OpenAI's message.refusal) when it declined to answer, instead of content.",
+      resolve: async (completion, _args, context) =>
+        completion.messageId
+          ? ((await context.loaders.messageById.load(completion.messageId))?.refusal ?? null)
+          : null,
+    }),
     cached: t.exposeBoolean('cached', {
       description: 'Answered by the response cache without an upstream request (usage is then zero).',
     }),
@@ -215,6 +208,10 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
         'Answer an identical request (model, messages, tools, settings) from the response cache. Unset: only at ' +
         'temperature 0; false: never.',
     }),
+    responseFormat: t.field({
+      type: ResponseFormatInput,
+      description: 'Structured outputs: the reply as a JSON object, or one that follows a JSON Schema.',
+    }),
   }),
 });
 
@@ -236,6 +233,7 @@ function startCompletion(context: Context, args: SendMessageArgs, options: Omit<
     functionCall: input.functionCall,
     maxSteps: input.maxSteps,
     cache: input.cache,
+    responseFormat: input.responseFormat,
   };
   return context.services.completions.start(ownerId(context), request, {
     ...options,

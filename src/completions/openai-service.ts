@@ -29,6 +29,8 @@ export interface ChatRequest {
   promptTokens: number;
   /** Answer from the response cache when possible (default: only at temperature 0). */
   cache?: boolean;
+  /** Structured outputs (`response_format`); unset for plain text. */
+  responseFormat?: ChatCompletionCreateParamsBase['response_format'];
 }
 
 export type { Usage } from './usage-meter.js';
@@ -201,6 +203,7 @@ function toParams(request: ChatRequest): ChatCompletionCreateParamsBase {
     frequency_penalty: request.frequencyPenalty,
     presence_penalty: request.presencePenalty,
     ...(request.tools?.length ? { tools: request.tools, tool_choice: request.toolChoice } : {}),
+    ...(request.responseFormat ? { response_format: request.responseFormat } : {}),
   };
 }
 

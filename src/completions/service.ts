@@ -23,6 +23,7 @@ import { parseInput, withoutNullish } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
 import type { CompletionStore, Lease } from './store.js';
+import type { ResponseFormatInput, StructuredOutput, StructuredOutputs } from './structured-output.js';
 import { addUsage, usageColumns } from './usage-meter.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {
@@ -36,6 +37,8 @@ export interface SendMessageInput extends Partial<ConversationSettings> {
   maxSteps?: number | null;
   /** Answer from the response cache when possible; unset caches only at temperature 0. */
   cache?: boolean | null;
+  /** Structured outputs: the reply as JSON, validated when it is finished. */
+  responseFormat?: ResponseFormatInput | null;
 }
 
 export const DEFAULT_MAX_STEPS = 5;
@@ -81,6 +84,7 @@ export class CompletionService {
       functions: FunctionService;
       models: ModelTable;
       settingsSchema: z.ZodType<Partial<ConversationSettings>>;
+      structuredOutputs: StructuredOutputs;
       lease: Lease;
       /** How long a cancel sent to another instance may take to show before the current state is returned. */
       remoteCancelTimeoutMs: number;
@@ -103,6 +107,7 @@ export class CompletionService {
       );
     }
     const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
+    const structured = this.deps.structuredOutputs.prepare(input.responseFormat);
     const offer = await this.deps.functions.offerTools(functions ?? [], input.functionCall);
     const overrides = withoutNullish(parseInput(this.deps.settingsSchema, pickSettings(input)));
     const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
@@ -124,6 +129,7 @@ export class CompletionService {
       conversation,
       settings,
       offer,
+      structured,
       maxSteps: maxSteps ?? DEFAULT_MAX_STEPS,
       cache: input.cache ?? undefined,
       stream: options.stream,
@@ -272,12 +278,17 @@ export class CompletionService {
       const message = await conversations.append(conversation, {
         role: 'assistant',
         content: reply.content || null,
+        refusal: reply.refusal || null,
         completionId: completion.id,
       });
+      run.content = '';
+      run.replyId = message.id;
+      const parsed = run.structured && !reply.refusal ? run.structured.parse(reply.content) : null;
       const { usage } = progress;
       const row = await completions.finish(completion.id, {
         status: 'completed',
         messageId: message.id,
+        parsed,
         finishReason: reply.finishReason,
         cached: reply.cached,
         ...usageColumns(this.deps.models.get(run.settings.model), usage),
@@ -301,7 +312,7 @@ export class CompletionService {
           : null;
         return await completions.finish(completion.id, {
           status: cancelled ? 'cancelled' : 'failed',
-          messageId: partial?.id ?? null,
+          messageId: partial?.id ?? run.replyId ?? null,
           error,
           ...usageColumns(this.deps.models.get(run.settings.model), progress.usage),
           latencyMs: elapsed(),
@@ -332,6 +343,7 @@ export class CompletionService {
       messages: context.map(toMessageParam),
       promptTokens: fitted.tokenCount + fitted.toolTokens,
       cache: run.cache,
+      responseFormat: run.structured?.wire,
     };
     const toolCalls: ToolCallRecord[] = [];
     let finishReason = 'stop';
@@ -371,7 +383,7 @@ export class CompletionService {
         cached = delta.cached ?? false;
       }
     }
-    return { content: run.content, toolCalls: toolCalls.filter(Boolean), finishReason, cached };
+    return { content: run.content, refusal, toolCalls: toolCalls.filter(Boolean), finishReason, cached };
   }
 
   /**
@@ -420,6 +432,7 @@ interface CompletionRun {
   conversation: ConversationRow;
   settings: ConversationSettings;
   offer: ToolOffer;
+  structured: StructuredOutput | null;
   maxSteps: number;
   cache: boolean | undefined;
   stream: boolean;
@@ -428,10 +441,14 @@ interface CompletionRun {
   progress: { started: number; firstTokenMs: number | null; usage: Usage };
   /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */
   content: string;
+  /** The final reply once stored (a reply that fails its responseFormat is kept). */
+  replyId?: string;
 }
 
 interface StepReply {
   content: string;
+  /** The model declined (OpenAI's `refusal`); kept apart from content. */
+  refusal: string;
   toolCalls: ToolCallRecord[];
   finishReason: string;
   /** Answered by the response cache, without an upstream request. */
@@ -499,7 +516,8 @@ export function toMessageParam(message: MessageRow): ChatCompletionMessageParam 
     case 'assistant':
       return {
         role: 'assistant',
-        content: message.content,
+        // A refusal goes back as what the model said, so the model sees its own earlier answer.
+        content: message.content ?? message.refusal,
         ...(message.toolCalls?.length
           ? {
               tool_calls: message.toolCalls.map((call) => ({

@@ -23,6 +23,7 @@ export type CompletionOutcome = Partial<
     | 'latencyMs'
     | 'timeToFirstTokenMs'
     | 'error'
+    | 'parsed'
   >
 >;
 

@@ -1,6 +1,7 @@
 import type { TokenCounter } from '../tokens/index.js';
 import { extractArguments } from './arguments.js';
 import { type ChatRequest, type ChatTool, textOf, type ValidatedRequest } from './protocol.js';
+import { formattedReply, REFUSAL_TEXT, type ResponseFormat } from './response-format.js';
 
 export type FinishReason = 'stop' | 'tool_calls' | 'length';
 
@@ -12,7 +13,9 @@ export interface PlannedToolCall {
 
 export interface ReplyPlan {
   content: string | null;
-  /** `content` split into stream chunks: one word with its leading whitespace each. */
+  /** The model declined: this is its `refusal`, and `content` is null. */
+  refusal: string | null;
+  /** `content` (or `refusal`) split into stream chunks: one word with its leading whitespace each. */
   pieces: string[];
   toolCalls: PlannedToolCall[];
   finishReason: FinishReason;
@@ -24,6 +27,10 @@ export interface PlanOptions {
   nextToolCallId: () => string;
   /** Raw arguments for the first tool call (the `tool_arguments` fault). */
   toolArgumentsOverride?: string;
+  /** The request's `response_format`, which the reply follows. */
+  responseFormat?: ResponseFormat;
+  /** Decline to answer (the `refusal` fault). */
+  refuse?: boolean;
 }
 
 /**
@@ -36,6 +43,17 @@ export function planReply(
   options: PlanOptions,
 ): ReplyPlan {
   const { request } = validated;
+  if (options.refuse) {
+    const completionTokens = counter.completionTokens(REFUSAL_TEXT, null, request.model);
+    return {
+      content: null,
+      refusal: REFUSAL_TEXT,
+      pieces: splitWords(REFUSAL_TEXT),
+      toolCalls: [],
+      finishReason: 'stop',
+      completionTokens,
+    };
+  }
   const last = request.messages[request.messages.length - 1];
   const userText = last?.role === 'user' ? (textOf(last.content) ?? '') : undefined;
   const tools = userText === undefined ? [] : selectTools(request, userText);
@@ -54,10 +72,18 @@ export function planReply(
       toolCalls.map((call) => ({ id: call.id, functionName: call.name, arguments: call.arguments })),
       request.model,
     );
-    return { content: null, pieces: [], toolCalls, finishReason: 'tool_calls', completionTokens };
+    return {
+      content: null,
+      refusal: null,
+      pieces: [],
+      toolCalls,
+      finishReason: 'tool_calls',
+      completionTokens,
+    };
   }
 
-  const full = toolResultsReply(request) ?? plainReply(request, options.replyWords);
+  const text = toolResultsReply(request) ?? plainReply(request, options.replyWords);
+  const full = options.responseFormat ? formattedReply(options.responseFormat, text) : text;
   const allPieces = splitWords(full);
   const limit = request.max_completion_tokens ?? request.max_tokens ?? undefined;
   const kept =
@@ -66,6 +92,7 @@ export function planReply(
   const content = pieces === allPieces ? full : pieces.join('');
   return {
     content,
+    refusal: null,
     pieces,
     toolCalls: [],
     finishReason: pieces === allPieces ? 'stop' : 'length',

@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { ModelTable, TokenCounter } from '../tokens/index.js';
-import { type ApiError, apiError, isApiError, validateChatRequest } from './protocol.js';
+import { type ApiError, apiError, isApiError, textOf, validateChatRequest } from './protocol.js';
 import { type PlannedToolCall, planReply, type ReplyPlan } from './reply.js';
+import { checkResponseFormat } from './response-format.js';
 import {
   type Fault,
   faultSchema,
@@ -264,13 +265,19 @@ export class Simulator {
     }
 
     const validated = validateChatRequest(parsed, this.counter, this.models);
-    if (isApiError(validated)) {
-      return this.reject(record, res, validated, {
+    const responseFormat = isApiError(validated)
+      ? undefined
+      : checkResponseFormat(validated.request.response_format, allText(validated.request.messages));
+    if (isApiError(validated) || (responseFormat && 'status' in responseFormat)) {
+      const error = isApiError(validated) ? validated : (responseFormat as ApiError);
+      return this.reject(record, res, error, {
         ...this.rateLimitHeaders(0, false),
         'x-request-id': requestId,
       });
     }
     const plan = planReply(validated, this.counter, {
+      responseFormat,
+      refuse: fault?.type === 'refusal',
       replyWords: this.options.replyWords,
       nextToolCallId: () => `call_sim${(++this.toolCallSequence).toString().padStart(16, '0')}`,
       toolArgumentsOverride: fault?.type === 'tool_arguments' ? fault.arguments : undefined,
@@ -435,7 +442,11 @@ interface ResponseParts {
 const DONE_FRAME = 'data: [DONE]\n\n';
 
 function completionBody({ id, created, model, plan, usage }: ResponseParts, includeUsage: boolean) {
-  const message: Record<string, unknown> = { role: 'assistant', content: plan.content, refusal: null };
+  const message: Record<string, unknown> = {
+    role: 'assistant',
+    content: plan.content,
+    refusal: plan.refusal,
+  };
   if (plan.toolCalls.length > 0) message.tool_calls = plan.toolCalls.map(toolCallJson);
   return {
     id,
@@ -468,12 +479,18 @@ function streamFrames(
   const frame = (delta: string, finishReason = 'null') =>
     `${head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${finishReason}}${tail}`;
 
+  const refusing = plan.refusal !== null;
   const frames = [
     frame(
-      plan.content === null ? '{"role":"assistant","content":null}' : '{"role":"assistant","content":""}',
+      refusing
+        ? '{"role":"assistant","content":null,"refusal":""}'
+        : plan.content === null
+          ? '{"role":"assistant","content":null}'
+          : '{"role":"assistant","content":""}',
     ),
   ];
-  for (const piece of plan.pieces) frames.push(frame(`{"content":${JSON.stringify(piece)}}`));
+  const field = refusing ? 'refusal' : 'content';
+  for (const piece of plan.pieces) frames.push(frame(`{"${field}":${JSON.stringify(piece)}}`));
   for (const [index, call] of plan.toolCalls.entries()) {
     const opening = { index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } };
     frames.push(frame(JSON.stringify({ tool_calls: [opening] })));
@@ -486,6 +503,10 @@ function streamFrames(
   if (includeUsage) frames.push(`${head}],"usage":${JSON.stringify(usage)}}\n\n`);
   frames.push(DONE_FRAME);
   return { frames, contentEnd };
+}
+
+function allText(messages: { content?: Parameters<typeof textOf>[0] }[]): string {
+  return messages.map((message) => textOf(message.content) ?? '').join('\n');
 }
 
 function splitArguments(text: string): string[] {

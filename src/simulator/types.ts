@@ -16,6 +16,8 @@ export const faultSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('disconnect'), afterChunks: z.number().int().nonnegative() }),
   /** The first tool call of the response carries this raw arguments string (e.g. malformed JSON). */
   z.object({ type: z.literal('tool_arguments'), arguments: z.string() }),
+  /** The model declines: `message.refusal` (`delta.refusal` in streams) instead of content. */
+  z.object({ type: z.literal('refusal') }),
 ]);
 
 export type Fault = z.infer<typeof faultSchema>;
