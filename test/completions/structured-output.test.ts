@@ -181,3 +181,30 @@ describe('a refusal', () => {
     });
   });
 });
+
+describe('the README example', () => {
+  it('works as written, with the schema as an inline literal in the document', async () => {
+    const conversationId = await newConversation();
+    const query = `mutation {
+      sendMessage(input: {
+        conversationId: "${conversationId}"
+        content: "Should I approve the $120 Amazon order?"
+        responseFormat: { type: JSON_SCHEMA, jsonSchema: { name: "decision", strict: true, schema: {
+          type: "object", additionalProperties: false, required: ["approve", "reason"]
+          properties: { approve: { type: "boolean" }, reason: { type: "string" } } } } }
+      }) { status parsed refusal }
+    }`;
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
+    const body = (await response.json()) as { data?: { sendMessage: unknown }; errors?: unknown };
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.sendMessage).toEqual({
+      status: 'COMPLETED',
+      parsed: { approve: true, reason: expect.any(String) },
+      refusal: null,
+    });
+  });
+});

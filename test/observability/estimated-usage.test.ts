@@ -11,8 +11,12 @@ import { expectedTotals, sample, scrape, simulatorUsage } from './support.js';
  * simulator, asked again with usage on, is the independent account those estimates must match within 1%.
  */
 let server: TestServer;
+const logLines: string[] = [];
 beforeAll(async () => {
-  server = await startTestServer({ env: { OPENAI_MAX_RETRIES: '0' } });
+  server = await startTestServer({
+    env: { OPENAI_MAX_RETRIES: '0', LOG_LEVEL: 'info' },
+    logDestination: { write: (line: string) => void logLines.push(line) },
+  });
 });
 afterAll(() => server.close());
 beforeEach(() => {
@@ -86,6 +90,19 @@ describe('usage when the server sends none', () => {
       await expectEstimateMatchesSimulator(done.completion.usage, requests);
     });
   }
+
+  it('marks the upstream log line of an estimated call with estimated: true', async () => {
+    const conversationId = await newConversation();
+    const { sendMessage } = await server.data(MeteredSend, { input: { conversationId, content: 'Log me' } });
+    const calls = logLines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === 'upstream call');
+    expect(calls.at(-1)).toMatchObject({
+      estimated: true,
+      promptTokens: sendMessage.usage.promptTokens,
+      completionTokens: sendMessage.usage.completionTokens,
+    });
+  });
 
   it('marks usage the server reported as not estimated', async () => {
     server.simulator.setOmitUsage(false);
