@@ -54,9 +54,12 @@ export class UsageMeter {
     return delta;
   }
 
-  /** Reported usage, else the estimate of what was sent and generated; null when the request used nothing. */
+  /**
+   * Reported usage, else the estimate of what was sent and generated; null when the request used nothing. A
+   * report of zero tokens (some servers send one rather than none) counts as no report: no prompt is empty.
+   */
   usage(): Usage | null {
-    if (this.reported) return this.reported;
+    if (this.reported && this.reported.promptTokens + this.reported.completionTokens > 0) return this.reported;
     if (!this.answered) return null;
     return {
       promptTokens: this.request.promptTokens,
