@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
 import { defaultSettings, settingsSchema } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
+import { Summarizer } from './conversations/summarizer.js';
 import { SummaryRequestStore } from './conversations/summary-requests.js';
 import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from './functions/index.js';
 import {
@@ -129,14 +130,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ),
     cache: new ResponseCache(limitStores.cache, metrics),
   });
-  const context = new ContextManager({
+  const summarizer = new Summarizer({
     db: database.db,
-    conversations,
     tokens,
     models,
     openai,
     summaryRequests: new SummaryRequestStore(database.db, models),
   });
+  const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer });
   const completions = new CompletionService({
     conversations,
     completions: completionStore,

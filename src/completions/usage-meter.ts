@@ -59,7 +59,8 @@ export class UsageMeter {
    * report of zero tokens (some servers send one rather than none) counts as no report: no prompt is empty.
    */
   usage(): Usage | null {
-    if (this.reported && this.reported.promptTokens + this.reported.completionTokens > 0) return this.reported;
+    if (this.reported && this.reported.promptTokens + this.reported.completionTokens > 0)
+      return this.reported;
     if (!this.answered) return null;
     return {
       promptTokens: this.request.promptTokens,
