@@ -1,4 +1,4 @@
-import { type ApiError, apiError } from './protocol.js';
+import { type ApiError, apiError, type ChatRequest, textOf } from './protocol.js';
 
 type Schema = Record<string, unknown>;
 
@@ -18,10 +18,8 @@ const TYPES = ['text', 'json_object', 'json_schema'];
  * the messages mention JSON, the json_schema name, an object schema at the top, and strict mode's rules
  * (`additionalProperties: false` and every property required, on every object).
  */
-export function checkResponseFormat(
-  raw: unknown,
-  messagesText: string,
-): ResponseFormat | ApiError | undefined {
+export function checkResponseFormat(request: ChatRequest): ResponseFormat | ApiError | undefined {
+  const raw = request.response_format;
   if (raw === undefined || raw === null) return undefined;
   if (!isRecord(raw)) {
     return apiError(
@@ -42,7 +40,7 @@ export function checkResponseFormat(
   }
   if (raw.type === 'text') return { type: 'text' };
   if (raw.type === 'json_object') {
-    if (!/json/i.test(messagesText)) {
+    if (!request.messages.some((message) => /json/i.test(textOf(message.content) ?? ''))) {
       return apiError(
         400,
         "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",

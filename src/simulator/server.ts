@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { ModelTable, TokenCounter } from '../tokens/index.js';
-import { type ApiError, apiError, isApiError, textOf, validateChatRequest } from './protocol.js';
+import { type ApiError, apiError, isApiError, validateChatRequest } from './protocol.js';
 import { type PlannedToolCall, planReply, type ReplyPlan } from './reply.js';
 import { checkResponseFormat } from './response-format.js';
 import {
@@ -265,9 +265,7 @@ export class Simulator {
     }
 
     const validated = validateChatRequest(parsed, this.counter, this.models);
-    const responseFormat = isApiError(validated)
-      ? undefined
-      : checkResponseFormat(validated.request.response_format, allText(validated.request.messages));
+    const responseFormat = isApiError(validated) ? undefined : checkResponseFormat(validated.request);
     if (isApiError(validated) || (responseFormat && 'status' in responseFormat)) {
       const error = isApiError(validated) ? validated : (responseFormat as ApiError);
       return this.reject(record, res, error, {
@@ -503,10 +501,6 @@ function streamFrames(
   if (includeUsage) frames.push(`${head}],"usage":${JSON.stringify(usage)}}\n\n`);
   frames.push(DONE_FRAME);
   return { frames, contentEnd };
-}
-
-function allText(messages: { content?: Parameters<typeof textOf>[0] }[]): string {
-  return messages.map((message) => textOf(message.content) ?? '').join('\n');
 }
 
 function splitArguments(text: string): string[] {
