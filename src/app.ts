@@ -6,12 +6,15 @@ import { LeaseKeeper } from './completions/leases.js';
 import { OpenAIService } from './completions/openai-service.js';
 import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
+import { StructuredOutputs } from './completions/structured-output.js';
 import { openEventTransport } from './completions/transport.js';
 import { UpstreamModels } from './completions/upstream-models.js';
 import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
 import { defaultSettings, settingsSchema } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
+import { Summarizer } from './conversations/summarizer.js';
+import { SummaryRequestStore } from './conversations/summary-requests.js';
 import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from './functions/index.js';
 import {
   ClientLimits,
@@ -105,6 +108,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const openai = new OpenAIService({
     monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
+    tokens,
     apiKey: upstream.apiKey,
     baseURL: upstream.baseURL,
     models,
@@ -141,7 +145,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     timeoutMs: Math.min(config.OPENAI_TIMEOUT_MS, MODEL_LIST_TIMEOUT_MS),
     logger,
   });
-  const context = new ContextManager({ db: database.db, conversations, tokens, models, openai });
+  const summarizer = new Summarizer({
+    db: database.db,
+    tokens,
+    models,
+    openai,
+    summaryRequests: new SummaryRequestStore(database.db, models),
+  });
+  const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer });
   const completions = new CompletionService({
     conversations,
     completions: completionStore,
@@ -151,6 +162,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     functions,
     models,
     settingsSchema: modelSettings.partial(),
+    structuredOutputs: new StructuredOutputs(),
     lease,
     remoteCancelTimeoutMs: config.OPENAI_TIMEOUT_MS,
   });

@@ -14,6 +14,8 @@ export const ErrorCode = {
   FUNCTION_FAILED: 'FUNCTION_FAILED',
   PERSISTED_DOCUMENT_NOT_FOUND: 'PERSISTED_DOCUMENT_NOT_FOUND',
   PERSISTED_DOCUMENT_REQUIRED: 'PERSISTED_DOCUMENT_REQUIRED',
+  /** The reply did not parse or validate against the request's responseFormat (the reply is still stored). */
+  INVALID_STRUCTURED_OUTPUT: 'INVALID_STRUCTURED_OUTPUT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -8,6 +8,8 @@ import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js'
 import { ReasoningEffortEnum } from '../tokens/models.schema.js';
 import type { CompletionEvent } from './events.js';
 import type { SendMessageInput as SendMessageRequest, StartOptions } from './service.js';
+import { ResponseFormatInput } from './structured-output.schema.js';
+import { completionUsage, UsageRef } from './usage.schema.js';
 
 const CompletionStatusEnum = builder.enumType('CompletionStatus', {
   values: {
@@ -16,26 +18,6 @@ const CompletionStatusEnum = builder.enumType('CompletionStatus', {
     FAILED: { value: 'failed' },
     CANCELLED: { value: 'cancelled' },
   } as const,
-});
-
-interface UsageShape {
-  promptTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
-  costUsd: number;
-}
-
-export const UsageRef = builder.objectRef<UsageShape>('Usage').implement({
-  fields: (t) => ({
-    promptTokens: t.exposeInt('promptTokens'),
-    completionTokens: t.exposeInt('completionTokens'),
-    reasoningTokens: t.exposeInt('reasoningTokens', {
-      description:
-        'Of the completion tokens, those a reasoning model spent reasoning (as the model API reports).',
-    }),
-    totalTokens: t.int({ resolve: (usage) => usage.promptTokens + usage.completionTokens }),
-    costUsd: t.exposeFloat('costUsd', { description: 'From the model table prices per million tokens.' }),
-  }),
 });
 
 const CompletionErrorRef = builder.objectRef<CompletionErrorRecord>('CompletionError').implement({
@@ -71,8 +53,25 @@ export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Comp
       resolve: (completion, _args, context) =>
         completion.messageId ? context.loaders.messageById.load(completion.messageId) : null,
     }),
-    usage: t.field({ type: UsageRef, resolve: (completion) => completion }),
+    usage: t.field({ type: UsageRef, resolve: completionUsage }),
     finishReason: t.exposeString('finishReason', { nullable: true }),
+    parsed: t.field({
+      type: 'JSON',
+      nullable: true,
+      description:
+        'With responseFormat JSON_OBJECT or JSON_SCHEMA: the reply parsed and validated (null otherwise, and for ' +
+        'a refusal). A reply that does not validate fails the completion with INVALID_STRUCTURED_OUTPUT.',
+      resolve: (completion) => completion.parsed ?? null,
+    }),
+    refusal: t.string({
+      nullable: true,
+      description:
+        "The model's refusal (OpenAI's message.refusal) when it declined to answer, instead of content.",
+      resolve: async (completion, _args, context) =>
+        completion.messageId
+          ? ((await context.loaders.messageById.load(completion.messageId))?.refusal ?? null)
+          : null,
+    }),
     cached: t.exposeBoolean('cached', {
       description: 'Answered by the response cache without an upstream request (usage is then zero).',
     }),
@@ -145,7 +144,8 @@ builder.objectRef<EventOf<'done'>>('CompletionDone').implement({
     }),
     usage: t.field({
       type: UsageRef,
-      resolve: async (event, _args, context) => loadCompletion(context, event.completionId),
+      resolve: async (event, _args, context) =>
+        completionUsage(await loadCompletion(context, event.completionId)),
     }),
   }),
 });
@@ -215,6 +215,10 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
         'Answer an identical request (model, messages, tools, settings) from the response cache. Unset: only at ' +
         'temperature 0; false: never.',
     }),
+    responseFormat: t.field({
+      type: ResponseFormatInput,
+      description: 'Structured outputs: the reply as a JSON object, or one that follows a JSON Schema.',
+    }),
   }),
 });
 
@@ -237,6 +241,7 @@ function startCompletion(context: Context, args: SendMessageArgs, options: Omit<
     functionCall: input.functionCall,
     maxSteps: input.maxSteps,
     cache: input.cache,
+    responseFormat: input.responseFormat,
   };
   return context.services.completions.start(ownerId(context), request, {
     ...options,

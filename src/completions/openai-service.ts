@@ -3,6 +3,7 @@ import { AppError, ErrorCode } from '../errors.js';
 import { isRetryable, type ResponseCache, retryAfterSeconds, type UpstreamGate } from '../limits/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { UpstreamMonitor } from '../observability/upstream.js';
+import type { TokenCounter } from '../tokens/index.js';
 import {
   isOpenAI,
   type ParameterPolicy,
@@ -10,29 +11,26 @@ import {
   toParams,
   type WireRequest,
 } from './parameters.js';
+import { type Usage, UsageMeter } from './usage-meter.js';
 
 export interface ChatRequest extends WireRequest {
-  /** The prompt's tokens from the stored per-message counts: the rate limiter reserves them plus maxTokens. */
+  /**
+   * The prompt's tokens: the stored per-message counts plus the tool definitions. The rate limiter reserves them
+   * plus maxTokens, and they are the prompt's usage when the server reports none.
+   */
   promptTokens: number;
   /** Answer from the response cache when possible (default: only at temperature 0). */
   cache?: boolean;
 }
 
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-  /** Of the prompt tokens, those the model API served from its prompt cache (OpenAI reports them). */
-  cachedPromptTokens?: number;
-  /** Of the completion tokens, those a reasoning model spent reasoning (OpenAI reports them). */
-  reasoningTokens?: number;
-}
+export type { Usage } from './usage-meter.js';
 
 /** What the model sent, normalised across JSON and SSE responses. */
 export type UpstreamDelta =
   | { type: 'content'; text: string }
   | { type: 'toolCall'; index: number; id?: string; functionName?: string; argumentsDelta: string }
-  | { type: 'finish'; reason: string; cached?: boolean }
-  | { type: 'usage'; usage: Usage };
+  | { type: 'refusal'; text: string }
+  | { type: 'finish'; reason: string; cached?: boolean };
 
 export interface UpstreamOptions {
   apiKey: string;
@@ -47,6 +45,8 @@ export interface UpstreamOptions {
   models: ParameterPolicy['models'];
   /** OPENAI_TOKEN_LIMIT_PARAM (servers other than OpenAI's). */
   tokenLimit: TokenLimitSetting;
+  /** Estimates the usage of calls the server reports none for. */
+  tokens: TokenCounter;
 }
 
 /**
@@ -60,6 +60,7 @@ export class OpenAIService {
   private readonly gate: UpstreamGate;
   private readonly cache: ResponseCache;
   private readonly parameters: ParameterPolicy;
+  private readonly tokens: TokenCounter;
 
   private readonly idleTimeoutMs: number;
 
@@ -73,6 +74,7 @@ export class OpenAIService {
     this.monitor = options.monitor;
     this.gate = options.gate;
     this.cache = options.cache;
+    this.tokens = options.tokens;
     this.client = new OpenAI({
       apiKey: options.apiKey,
       baseURL: options.baseURL,
@@ -91,20 +93,27 @@ export class OpenAIService {
   /**
    * Streams the reply as deltas; a JSON request yields the same deltas in one go, so callers handle one shape.
    * Each call is logged once, with the caller's logger so the line carries its request id, and counted.
+   * `onUsage` hears the call's usage once when it ends, also when it failed or was cancelled part-way: reported
+   * by the server or estimated (see UsageMeter). A reply from the response cache used nothing and reports none.
    */
   async *deltas(
     request: ChatRequest,
     stream: boolean,
     signal: AbortSignal,
     logger: Logger,
+    onUsage?: (usage: Usage) => void,
   ): AsyncGenerator<UpstreamDelta> {
     const call = this.monitor.begin(
       { model: request.model, messages: request.messages, stream, signal },
       logger,
     );
+    let meter: UsageMeter | undefined;
     let failure: unknown;
     try {
-      const send = () => this.send(request, stream, signal, () => call.retrying());
+      const send = () => {
+        meter = new UsageMeter(this.tokens, request);
+        return this.send(request, stream, signal, () => call.retrying(), meter);
+      };
       for await (const delta of this.cache.through(request, send)) {
         call.saw(delta);
         yield delta;
@@ -113,7 +122,9 @@ export class OpenAIService {
       failure = error;
       throw error;
     } finally {
-      call.end(failure);
+      const usage = meter?.usage() ?? null;
+      call.end(failure, usage);
+      if (usage) onUsage?.(usage);
     }
   }
 
@@ -122,53 +133,58 @@ export class OpenAIService {
     stream: boolean,
     signal: AbortSignal,
     onRetry: () => void,
+    meter: UsageMeter,
   ): AsyncGenerator<UpstreamDelta> {
     const params = toParams(request, this.parameters);
+    let settle: ((usedTokens: number | undefined) => Promise<void>) | undefined;
     try {
       if (!stream) {
-        const { data: response, settle } = await this.gate.send(request, signal, onRetry, () =>
+        const admitted = await this.gate.send(request, signal, onRetry, () =>
           this.client.chat.completions.create({ ...params, stream: false }, { signal }).withResponse(),
         );
-        await settle(response.usage?.total_tokens);
+        settle = admitted.settle;
+        meter.answer();
+        const response = admitted.data;
+        if (response.usage) meter.report(toUsage(response.usage));
         const choice = response.choices[0];
-        if (choice?.message.content) yield { type: 'content', text: choice.message.content };
+        if (choice?.message.content) yield meter.saw({ type: 'content', text: choice.message.content });
+        if (choice?.message.refusal) yield meter.saw({ type: 'refusal', text: choice.message.refusal });
         for (const [index, call] of (choice?.message.tool_calls ?? []).entries()) {
           if (call.type !== 'function') continue;
-          yield {
+          yield meter.saw({
             type: 'toolCall',
             index,
             id: call.id,
             functionName: call.function.name,
             argumentsDelta: call.function.arguments,
-          };
+          });
         }
-        if (response.usage) yield { type: 'usage', usage: toUsage(response.usage) };
         yield { type: 'finish', reason: choice?.finish_reason ?? 'stop' };
         return;
       }
-      const { data: chunks, settle } = await this.gate.send(request, signal, onRetry, () =>
+      const admitted = await this.gate.send(request, signal, onRetry, () =>
         this.client.chat.completions
           .create({ ...params, stream: true, stream_options: { include_usage: true } }, { signal })
           .withResponse(),
       );
+      settle = admitted.settle;
+      meter.answer();
       let finishReason: string | null = null;
-      for await (const chunk of withinDeadlines(chunks, signal, this.idleTimeoutMs)) {
+      for await (const chunk of withinDeadlines(admitted.data, signal, this.idleTimeoutMs)) {
         const choice = chunk.choices[0];
-        if (choice?.delta.content) yield { type: 'content', text: choice.delta.content };
+        if (choice?.delta.content) yield meter.saw({ type: 'content', text: choice.delta.content });
+        if (choice?.delta.refusal) yield meter.saw({ type: 'refusal', text: choice.delta.refusal });
         for (const call of choice?.delta.tool_calls ?? []) {
-          yield {
+          yield meter.saw({
             type: 'toolCall',
             index: call.index,
             id: call.id,
             functionName: call.function?.name,
             argumentsDelta: call.function?.arguments ?? '',
-          };
+          });
         }
         if (choice?.finish_reason) finishReason = choice.finish_reason;
-        if (chunk.usage) {
-          await settle(chunk.usage.total_tokens);
-          yield { type: 'usage', usage: toUsage(chunk.usage) };
-        }
+        if (chunk.usage) meter.report(toUsage(chunk.usage));
       }
       if (finishReason === null) {
         throw new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The model stream ended without a finish reason');
@@ -176,6 +192,10 @@ export class OpenAIService {
       yield { type: 'finish', reason: finishReason };
     } catch (error) {
       throw toAppError(error);
+    } finally {
+      // The reservation is corrected by the usage, reported or estimated, also for a stream cut short.
+      const usage = meter.usage();
+      await settle?.(usage ? usage.promptTokens + usage.completionTokens : undefined);
     }
   }
 }

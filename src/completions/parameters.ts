@@ -24,6 +24,8 @@ export interface WireRequest {
   reasoningEffort?: ReasoningEffort | null;
   tools?: ChatCompletionTool[];
   toolChoice?: ChatCompletionToolChoiceOption;
+  /** Structured outputs (`response_format`); unset for plain text. */
+  responseFormat?: ChatCompletionCreateParamsBase['response_format'];
 }
 
 /** OPENAI_TOKEN_LIMIT_PARAM: the parameter that caps replies on servers other than OpenAI's, or `auto`. */
@@ -64,6 +66,7 @@ export function toParams(request: WireRequest, policy: ParameterPolicy): ChatCom
         }
       : {}),
     ...(request.tools?.length ? { tools: request.tools, tool_choice: request.toolChoice } : {}),
+    ...(request.responseFormat ? { response_format: request.responseFormat } : {}),
   };
 }
 

@@ -18,11 +18,13 @@ import type {
   MessageRow,
   ToolCallRecord,
 } from '../storage/schema.js';
-import { costUsd, type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
+import { type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
 import { parseInput, withoutNullish } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
 import type { CompletionStore, Lease } from './store.js';
+import type { ResponseFormatInput, StructuredOutput, StructuredOutputs } from './structured-output.js';
+import { addUsage, usageColumns } from './usage-meter.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {
   conversationId: string;
@@ -35,6 +37,8 @@ export interface SendMessageInput extends Partial<ConversationSettings> {
   maxSteps?: number | null;
   /** Answer from the response cache when possible; unset caches only at temperature 0. */
   cache?: boolean | null;
+  /** Structured outputs: the reply as JSON, validated when it is finished. */
+  responseFormat?: ResponseFormatInput | null;
 }
 
 export const DEFAULT_MAX_STEPS = 5;
@@ -80,6 +84,7 @@ export class CompletionService {
       functions: FunctionService;
       models: ModelTable;
       settingsSchema: z.ZodType<Partial<ConversationSettings>>;
+      structuredOutputs: StructuredOutputs;
       lease: Lease;
       /** How long a cancel sent to another instance may take to show before the current state is returned. */
       remoteCancelTimeoutMs: number;
@@ -102,6 +107,7 @@ export class CompletionService {
       );
     }
     const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
+    const structured = this.deps.structuredOutputs.prepare(input.responseFormat);
     const offer = await this.deps.functions.offerTools(functions ?? [], input.functionCall);
     const overrides = withoutNullish(parseInput(this.deps.settingsSchema, pickSettings(input)));
     const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
@@ -124,6 +130,7 @@ export class CompletionService {
       conversation,
       settings,
       offer,
+      structured,
       maxSteps: maxSteps ?? DEFAULT_MAX_STEPS,
       cache: input.cache ?? undefined,
       stream: options.stream,
@@ -272,16 +279,20 @@ export class CompletionService {
       const message = await conversations.append(conversation, {
         role: 'assistant',
         content: reply.content || null,
+        refusal: reply.refusal || null,
         completionId: completion.id,
       });
+      run.content = '';
+      run.replyId = message.id;
+      const parsed = run.structured && !reply.refusal ? run.structured.parse(reply.content) : null;
       const { usage } = progress;
       const row = await completions.finish(completion.id, {
         status: 'completed',
         messageId: message.id,
+        parsed,
         finishReason: reply.finishReason,
         cached: reply.cached,
-        ...usage,
-        costUsd: costUsd(this.deps.models.get(run.settings.model), usage),
+        ...usageColumns(this.deps.models.get(run.settings.model), usage),
         latencyMs: elapsed(),
         timeToFirstTokenMs: progress.firstTokenMs,
       });
@@ -302,10 +313,9 @@ export class CompletionService {
           : null;
         return await completions.finish(completion.id, {
           status: cancelled ? 'cancelled' : 'failed',
-          messageId: partial?.id ?? null,
+          messageId: partial?.id ?? run.replyId ?? null,
           error,
-          ...progress.usage,
-          costUsd: costUsd(this.deps.models.get(run.settings.model), progress.usage),
+          ...usageColumns(this.deps.models.get(run.settings.model), progress.usage),
           latencyMs: elapsed(),
           timeToFirstTokenMs: progress.firstTokenMs,
         });
@@ -332,17 +342,22 @@ export class CompletionService {
       ...run.settings,
       ...toolsForStep(run.offer, step),
       messages: context.map(toMessageParam),
-      promptTokens: fitted.tokenCount,
+      promptTokens: fitted.tokenCount + fitted.toolTokens,
       cache: run.cache,
+      responseFormat: run.structured?.wire,
     };
     const toolCalls: ToolCallRecord[] = [];
     let finishReason = 'stop';
     let cached = false;
+    let refusal = '';
     run.content = '';
     const firstToken = () => {
       progress.firstTokenMs ??= Math.round(performance.now() - progress.started);
     };
-    for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger)) {
+    const addStepUsage = (usage: Usage) => {
+      progress.usage = addUsage(progress.usage, usage);
+    };
+    for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger, addStepUsage)) {
       if (delta.type === 'content') {
         firstToken();
         run.content += delta.text;
@@ -361,14 +376,15 @@ export class CompletionService {
           functionName: delta.functionName ?? null,
           argumentsDelta: delta.argumentsDelta,
         });
-      } else if (delta.type === 'usage') {
-        progress.usage = addUsage(progress.usage, delta.usage);
+      } else if (delta.type === 'refusal') {
+        firstToken();
+        refusal += delta.text;
       } else {
         finishReason = delta.reason;
         cached = delta.cached ?? false;
       }
     }
-    return { content: run.content, toolCalls: toolCalls.filter(Boolean), finishReason, cached };
+    return { content: run.content, refusal, toolCalls: toolCalls.filter(Boolean), finishReason, cached };
   }
 
   /**
@@ -417,6 +433,7 @@ interface CompletionRun {
   conversation: ConversationRow;
   settings: ConversationSettings;
   offer: ToolOffer;
+  structured: StructuredOutput | null;
   maxSteps: number;
   cache: boolean | undefined;
   stream: boolean;
@@ -425,25 +442,18 @@ interface CompletionRun {
   progress: { started: number; firstTokenMs: number | null; usage: Usage };
   /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */
   content: string;
+  /** The final reply once stored (a reply that fails its responseFormat is kept). */
+  replyId?: string;
 }
 
 interface StepReply {
   content: string;
+  /** The model declined (OpenAI's `refusal`); kept apart from content. */
+  refusal: string;
   toolCalls: ToolCallRecord[];
   finishReason: string;
   /** Answered by the response cache, without an upstream request. */
   cached: boolean;
-}
-
-/** The usage of a run's requests added up. */
-function addUsage(total: Usage, step: Usage): Usage {
-  const cached = (total.cachedPromptTokens ?? 0) + (step.cachedPromptTokens ?? 0);
-  return {
-    promptTokens: total.promptTokens + step.promptTokens,
-    completionTokens: total.completionTokens + step.completionTokens,
-    reasoningTokens: (total.reasoningTokens ?? 0) + (step.reasoningTokens ?? 0),
-    ...(cached > 0 ? { cachedPromptTokens: cached } : {}),
-  };
 }
 
 /** A forced or required call applies to the first request only; forcing it again would loop to maxSteps. */
@@ -466,7 +476,11 @@ function* storedEvents(
       ? {
           kind: 'done',
           finishReason: completion.finishReason ?? 'stop',
-          usage: { promptTokens: completion.promptTokens, completionTokens: completion.completionTokens },
+          usage: {
+            promptTokens: completion.promptTokens,
+            completionTokens: completion.completionTokens,
+            estimated: completion.usageEstimated,
+          },
         }
       : { kind: 'failed', error: completion.error ?? CANCELLED },
   );
@@ -512,7 +526,8 @@ export function toMessageParam(message: MessageRow): ChatCompletionMessageParam 
     case 'assistant':
       return {
         role: 'assistant',
-        content: message.content,
+        // A refusal goes back as what the model said, so the model sees its own earlier answer.
+        content: message.content ?? message.refusal,
         ...(message.toolCalls?.length
           ? {
               tool_calls: message.toolCalls.map((call) => ({

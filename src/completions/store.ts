@@ -19,10 +19,12 @@ export type CompletionOutcome = Partial<
     | 'promptTokens'
     | 'completionTokens'
     | 'reasoningTokens'
+    | 'usageEstimated'
     | 'costUsd'
     | 'latencyMs'
     | 'timeToFirstTokenMs'
     | 'error'
+    | 'parsed'
   >
 >;
 

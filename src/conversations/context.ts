@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import type { ChatRequest, OpenAIService } from '../completions/openai-service.js';
+import type { ChatRequest } from '../completions/openai-service.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';
@@ -11,6 +11,7 @@ import {
   type ConversationStore,
   contextPosition,
 } from './store.js';
+import type { Summarizer } from './summarizer.js';
 
 /** Most tokens a summary may take; SUMMARIZE replaces a span large enough to leave this much room for it. */
 export const SUMMARY_MAX_TOKENS = 256;
@@ -19,11 +20,6 @@ const SUMMARY_MIN_TOKENS = 32;
 /** Every summary starts with this line, so the model (and a reader) knows it stands for trimmed messages. */
 export const SUMMARY_PREFIX =
   'Summary of earlier messages, written when they were trimmed from the context:\n';
-const SUMMARY_INSTRUCTION =
-  'Summarize the conversation excerpt below for your own later reference. Keep facts, decisions, names, ' +
-  'numbers, function results and open questions; be brief. Reply with the summary only.';
-/** Room left in the summarizer's own window for its instruction and reply priming. */
-const SUMMARY_PROMPT_SLACK = 256;
 /** The smallest window of positions the walk reads in one round trip; windows double from there. */
 const MIN_WALK_WINDOW = 32;
 
@@ -74,7 +70,7 @@ export class ContextManager {
       conversations: ConversationStore;
       tokens: TokenCounter;
       models: ModelTable;
-      openai: OpenAIService;
+      summarizer: Summarizer;
     },
   ) {}
 
@@ -99,6 +95,7 @@ export class ContextManager {
   /**
    * Before an upstream request: prompt (stored counts) + tool definitions + maxTokens must fit the model's
    * window, trimmed with the conversation's strategy; CONTEXT_TOO_LONG when even the kept messages cannot.
+   * Also says what the tool definitions cost, since they are part of the request's prompt.
    */
   async fit(
     conversation: ConversationRow,
@@ -106,7 +103,7 @@ export class ContextManager {
     caller: Caller,
     /** The context's token count when the caller already has it: a context that fits costs no query. */
     knownTokenCount?: number,
-  ): Promise<TrimResult> {
+  ): Promise<TrimResult & { toolTokens: number }> {
     const { contextWindow } = this.deps.models.get(request.model);
     const tools = (request.tools ?? []).flatMap((tool): ToolDefinitionLike[] =>
       tool.type === 'function' ? [{ ...tool.function, parameters: tool.function.parameters ?? {} }] : [],
@@ -114,9 +111,9 @@ export class ContextManager {
     const toolTokens = this.deps.tokens.countTools(tools, request.model);
     const limit = contextWindow - request.maxTokens - toolTokens;
     if (knownTokenCount !== undefined && knownTokenCount <= limit) {
-      return { conversation, removedIds: [], summary: null, tokenCount: knownTokenCount };
+      return { conversation, removedIds: [], summary: null, tokenCount: knownTokenCount, toolTokens };
     }
-    return this.trim(
+    const trimmed = await this.trim(
       conversation,
       limit,
       conversation.contextStrategy,
@@ -124,6 +121,7 @@ export class ContextManager {
       `${request.model}'s ${contextWindow}-token window less maxTokens ${request.maxTokens}` +
         (toolTokens ? ` and ${toolTokens} tokens of tool definitions` : ''),
     );
+    return { ...trimmed, toolTokens };
   }
 
   /**
@@ -180,7 +178,12 @@ export class ContextManager {
       // Rows come in context order, so the span begins at its first row.
       const [first] = span.rows;
       if (first && room >= SUMMARY_MIN_TOKENS) {
-        const text = await this.summarize(conversation, span.rows, room, caller);
+        const text = await this.deps.summarizer.summarize(
+          conversation,
+          span.rows.map((row) => row.id),
+          room,
+          caller,
+        );
         const summary = await this.deps.conversations.replaceWithSummary(
           conversation,
           `${SUMMARY_PREFIX}${text}`,
@@ -275,65 +278,5 @@ export class ContextManager {
         )
         .orderBy(contextPosition, asc(messages.seq));
     }
-  }
-
-  /** Asks the conversation's model for a summary of the span in at most `maxTokens` tokens. */
-  private async summarize(
-    conversation: ConversationRow,
-    span: ContextRow[],
-    maxTokens: number,
-    caller: Caller,
-  ): Promise<string> {
-    const rows = await this.deps.db
-      .select()
-      .from(messages)
-      .where(sql`${messages.id} = any(${sql.param(span.map((row) => row.id))}::text[])`)
-      .orderBy(contextPosition, asc(messages.seq));
-    const prompt = [
-      { role: 'system' as const, content: SUMMARY_INSTRUCTION },
-      { role: 'user' as const, content: this.transcript(conversation.model, rows, maxTokens) },
-    ];
-    const request: ChatRequest = {
-      model: conversation.model,
-      temperature: 0,
-      topP: 1,
-      frequencyPenalty: 0,
-      presencePenalty: 0,
-      maxTokens,
-      // A summary needs no deliberation, and a reasoning model's thinking would eat the summary's budget.
-      reasoningEffort: this.deps.models.get(conversation.model).reasoningEfforts?.[0] ?? null,
-      messages: prompt,
-      promptTokens: this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
-    };
-    let text = '';
-    for await (const delta of this.deps.openai.deltas(request, false, caller.signal, caller.logger)) {
-      if (delta.type === 'content') text += delta.text;
-    }
-    return text.trim();
-  }
-
-  /**
-   * The span as plain text for the summarizer, within its window: earlier summaries always (they carry the
-   * oldest history), then as many of the newest messages as fit, by their stored counts.
-   */
-  private transcript(model: string, rows: MessageRow[], maxTokens: number): string {
-    let room = this.deps.models.get(model).contextWindow - maxTokens - SUMMARY_PROMPT_SLACK;
-    const included = new Set<MessageRow>();
-    const summariesFirst = [
-      ...rows.filter((row) => row.summaryOfSeq !== null),
-      ...rows.filter((row) => row.summaryOfSeq === null).reverse(),
-    ];
-    for (const row of summariesFirst) {
-      if (row.tokenCount > room) break;
-      room -= row.tokenCount;
-      included.add(row);
-    }
-    return rows
-      .filter((row) => included.has(row))
-      .map((row) => {
-        const calls = (row.toolCalls ?? []).map((call) => ` [calls ${call.functionName}(${call.arguments})]`);
-        return `${row.role}${row.name ? ` (${row.name})` : ''}: ${row.content ?? ''}${calls.join('')}`;
-      })
-      .join('\n');
   }
 }

@@ -26,6 +26,8 @@ export interface NewMessage {
   name?: string | null;
   toolCalls?: ToolCallRecord[] | null;
   toolCallId?: string | null;
+  /** An assistant reply the model refused to give: stored apart from content, sent back as the reply's text. */
+  refusal?: string | null;
   status?: MessageStatus;
   completionId?: string | null;
   /** Only for a SUMMARIZE note: the context position of the first message it replaces. */
@@ -156,7 +158,10 @@ export class ConversationStore {
     conversation: Pick<ConversationRow, 'id' | 'model'>,
     message: NewMessage,
   ): Promise<MessageRow> {
-    const tokenCount = this.tokens.countMessage(message, conversation.model);
+    const tokenCount = this.tokens.countMessage(
+      { ...message, content: message.content ?? message.refusal ?? null },
+      conversation.model,
+    );
     // One statement: the counter bump and the insert travel together (no transaction round trips needed).
     const bumped = this.db.$with('bumped').as(
       this.db
@@ -177,6 +182,7 @@ export class ConversationStore {
         name: message.name ?? null,
         toolCalls: message.toolCalls ?? null,
         toolCallId: message.toolCallId ?? null,
+        refusal: message.refusal ?? null,
         status: message.status ?? 'complete',
         completionId: message.completionId ?? null,
         summaryOfSeq: message.summaryOfSeq ?? null,

@@ -80,7 +80,7 @@ export class ArgumentValidator {
 }
 
 /** Describes the first forbidden key or excessive nesting found in a JSON value, or returns null. */
-function forbiddenKey(value: unknown, depth = 0): string | null {
+export function forbiddenKey(value: unknown, depth = 0): string | null {
   if (typeof value !== 'object' || value === null) return null;
   if (depth > MAX_DEPTH) return `nest deeper than ${MAX_DEPTH} levels`;
   for (const [key, child] of Object.entries(value)) {

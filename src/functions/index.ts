@@ -1,4 +1,4 @@
-export { ArgumentValidator } from './arguments.js';
+export { ArgumentValidator, forbiddenKey } from './arguments.js';
 export {
   type BuiltinFunction,
   type ExecutionRequest,

@@ -71,7 +71,7 @@ export class ResponseCache {
     }
     const reply: UpstreamDelta[] = [];
     for await (const delta of produce()) {
-      if (delta.type !== 'usage') reply.push(delta);
+      reply.push(delta);
       yield delta;
     }
     if (reply.at(-1)?.type === 'finish') await this.store.set(key, JSON.stringify(reply));

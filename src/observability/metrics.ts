@@ -23,13 +23,14 @@ export class Metrics {
   readonly upstreamTokens = this.counter(
     'agent_upstream_tokens_total',
     'Tokens by model and kind: prompt and completion as reported, cached the prompt tokens of the prompt cache, ' +
-      'reasoning the completion tokens a reasoning model spent thinking.',
-    ['model', 'kind'],
+      'reasoning the completion tokens a reasoning model spent thinking; estimated="true" for our tiktoken count ' +
+      'when the server sent no usage.',
+    ['model', 'kind', 'estimated'],
   );
   readonly upstreamCost = this.counter(
     'agent_upstream_cost_usd_total',
-    'Spend in USD by model, from usage and the model table prices.',
-    ['model'],
+    'Spend in USD by model, from usage (estimated="true": our estimate) and the model table prices.',
+    ['model', 'estimated'],
   );
   readonly upstreamDuration = this.histogram(
     'agent_upstream_request_duration_seconds',

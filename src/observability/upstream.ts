@@ -12,16 +12,21 @@ export interface UpstreamCallStart {
 
 /**
  * Usage as the model API reports it; `cachedPromptTokens` (part of the prompt) came from its prompt cache,
- * `reasoningTokens` (part of the completion) went into a reasoning model's thinking.
+ * `reasoningTokens` (part of the completion) went into a reasoning model's thinking, and `estimated` marks our own
+ * count for a server that reported none.
  */
-export type ObservedUsage = TokenUsageLike & { cachedPromptTokens?: number; reasoningTokens?: number };
+export type ObservedUsage = TokenUsageLike & {
+  cachedPromptTokens?: number;
+  reasoningTokens?: number;
+  estimated?: boolean;
+};
 
 /** What the model API sent, as far as observing it goes (the completions' UpstreamDelta fits this). */
 export type ObservedDelta =
   | { type: 'content'; text: string }
   | { type: 'toolCall' }
-  | { type: 'finish'; cached?: boolean }
-  | { type: 'usage'; usage: ObservedUsage };
+  | { type: 'refusal' }
+  | { type: 'finish'; cached?: boolean };
 
 /** The one structured line written per upstream call, to the request's log and to LOG_FILE. */
 export interface UpstreamLogEntry {
@@ -33,6 +38,8 @@ export interface UpstreamLogEntry {
   completionTokens: number;
   cachedPromptTokens: number;
   reasoningTokens: number;
+  /** The server sent no usage: the tokens are our tiktoken estimate. */
+  estimated: boolean;
   costUsd: number;
   latencyMs: number;
   timeToFirstTokenMs: number | null;
@@ -83,11 +90,12 @@ export class UpstreamMonitor {
       metrics.upstreamTimeToFirstToken.observe({ model }, entry.timeToFirstTokenMs / 1000);
     }
     if (entry.retries > 0) metrics.upstreamRetries.inc({ model }, entry.retries);
-    metrics.upstreamTokens.inc({ model, kind: 'prompt' }, entry.promptTokens);
-    metrics.upstreamTokens.inc({ model, kind: 'completion' }, entry.completionTokens);
-    metrics.upstreamTokens.inc({ model, kind: 'cached' }, entry.cachedPromptTokens);
-    metrics.upstreamTokens.inc({ model, kind: 'reasoning' }, entry.reasoningTokens);
-    metrics.upstreamCost.inc({ model }, entry.costUsd);
+    const estimated = String(entry.estimated);
+    metrics.upstreamTokens.inc({ model, kind: 'prompt', estimated }, entry.promptTokens);
+    metrics.upstreamTokens.inc({ model, kind: 'completion', estimated }, entry.completionTokens);
+    metrics.upstreamTokens.inc({ model, kind: 'cached', estimated }, entry.cachedPromptTokens);
+    metrics.upstreamTokens.inc({ model, kind: 'reasoning', estimated }, entry.reasoningTokens);
+    metrics.upstreamCost.inc({ model, estimated }, entry.costUsd);
 
     const level = status === 'ok' || status === 'cached' || status === 'cancelled' ? 'info' : 'warn';
     const withContents = (target: Logger) =>
@@ -112,12 +120,6 @@ export class UpstreamCall {
   private readonly startedAt = performance.now();
   private readonly keepContents: boolean;
   private firstTokenMs: number | null = null;
-  private usage: Required<ObservedUsage> = {
-    promptTokens: 0,
-    completionTokens: 0,
-    cachedPromptTokens: 0,
-    reasoningTokens: 0,
-  };
   private reply = '';
   private retries = 0;
   private cached = false;
@@ -138,20 +140,16 @@ export class UpstreamCall {
   }
 
   saw(delta: ObservedDelta): void {
-    if (delta.type === 'content' || delta.type === 'toolCall') this.firstTokenMs ??= this.elapsedMs();
+    if (delta.type !== 'finish') this.firstTokenMs ??= this.elapsedMs();
     if (delta.type === 'content' && this.keepContents) this.reply += delta.text;
-    if (delta.type === 'usage') {
-      this.usage = {
-        ...delta.usage,
-        cachedPromptTokens: delta.usage.cachedPromptTokens ?? 0,
-        reasoningTokens: delta.usage.reasoningTokens ?? 0,
-      };
-    }
     if (delta.type === 'finish' && delta.cached) this.cached = true;
   }
 
-  /** Ends the call once, successful unless `error` is given; later calls are ignored. */
-  end(error?: unknown): void {
+  /**
+   * Ends the call once, successful unless `error` is given, with its usage (null: none, as for a refused call or
+   * a cached reply); later calls are ignored.
+   */
+  end(error?: unknown, usage?: ObservedUsage | null): void {
     if (this.ended) return;
     this.ended = true;
     if (this.start.stream) this.monitor.streamClosed();
@@ -170,7 +168,11 @@ export class UpstreamCall {
         model,
         stream,
         messageCount: messages.length,
-        ...this.usage,
+        promptTokens: usage?.promptTokens ?? 0,
+        completionTokens: usage?.completionTokens ?? 0,
+        cachedPromptTokens: usage?.cachedPromptTokens ?? 0,
+        reasoningTokens: usage?.reasoningTokens ?? 0,
+        estimated: usage?.estimated ?? false,
         latencyMs: this.elapsedMs(),
         timeToFirstTokenMs: this.firstTokenMs,
         status,

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/index.js';
-import { UsageRef } from '../completions/completions.schema.js';
+import { UsageRef } from '../completions/usage.schema.js';
 import { ConversationRef } from '../conversations/conversations.schema.js';
 import { builder } from '../schema/builder.js';
 import type { UsageTotals } from '../storage/loaders.js';

@@ -3,8 +3,8 @@ import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { Principal } from '../auth/index.js';
 import { AppError, badInput, ErrorCode } from '../errors.js';
 import type { Db } from '../storage/db.js';
-import { type UsageTotals, usageTotals } from '../storage/loaders.js';
-import { completions, functionExecutions } from '../storage/schema.js';
+import { NO_USAGE, type UsageTotals, usageRows, usageTotals } from '../storage/loaders.js';
+import { functionExecutions } from '../storage/schema.js';
 
 export interface UsageQuery {
   since?: Date | null;
@@ -31,7 +31,10 @@ export interface UsageReport {
   byFunction: FunctionUsage[];
 }
 
-/** Token usage, cost and function executions over a time window, from what the completions stored. */
+/**
+ * Token usage, cost and function executions over a time window, from what the completions and SUMMARIZE's own
+ * model requests stored.
+ */
 export class UsageService {
   constructor(private readonly db: Db) {}
 
@@ -52,13 +55,14 @@ export class UsageService {
         principalId ? eq(ownerId, principalId) : undefined,
       );
 
+    const usage = usageRows(this.db);
     const [byModel, byFunction] = await Promise.all([
       this.db
-        .select({ model: completions.model, ...usageTotals })
-        .from(completions)
-        .where(window(completions.createdAt, completions.ownerId))
-        .groupBy(completions.model)
-        .orderBy(asc(completions.model)),
+        .select({ model: usage.model, ...usageTotals(usage) })
+        .from(usage)
+        .where(window(usage.createdAt, usage.ownerId))
+        .groupBy(usage.model)
+        .orderBy(asc(usage.model)),
       this.db
         .select({
           functionName: functionExecutions.functionName,
@@ -80,8 +84,9 @@ export class UsageService {
         completionTokens: sum.completionTokens + row.completionTokens,
         reasoningTokens: sum.reasoningTokens + row.reasoningTokens,
         costUsd: sum.costUsd + row.costUsd,
+        estimated: sum.estimated || row.estimated,
       }),
-      { completions: 0, promptTokens: 0, completionTokens: 0, reasoningTokens: 0, costUsd: 0 },
+      NO_USAGE,
     );
     return {
       since,

@@ -21,6 +21,11 @@ export class SimulatorClient {
     await this.call('POST', '/_simulator/latency', latency);
   }
 
+  /** Leaves `usage` out of every response (JSON and streams) while `omit` is true. */
+  async setOmitUsage(omit: boolean): Promise<void> {
+    await this.call('POST', '/_simulator/usage', { omit });
+  }
+
   /** The request log; bodies over 16 KiB are left out. */
   async requests(): Promise<Array<Omit<SimulatedRequest, 'body'> & { body?: Record<string, unknown> }>> {
     const response = await this.call('GET', '/_simulator/requests');

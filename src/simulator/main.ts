@@ -10,12 +10,20 @@ function numberFromEnv(name: string): number | undefined {
   return value;
 }
 
+function booleanFromEnv(name: string): boolean {
+  const raw = process.env[name] ?? '';
+  if (raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new Error(`${name} must be true or false, got '${raw}'`);
+}
+
 const simulator = await createSimulator({
   port: numberFromEnv('SIMULATOR_PORT') ?? 4010,
   host: process.env.SIMULATOR_HOST || '127.0.0.1',
   firstTokenMs: numberFromEnv('SIMULATOR_FIRST_TOKEN_MS'),
   chunkDelayMs: numberFromEnv('SIMULATOR_CHUNK_DELAY_MS'),
   replyWords: numberFromEnv('SIMULATOR_REPLY_WORDS'),
+  omitUsage: booleanFromEnv('SIMULATOR_OMIT_USAGE'),
 });
 console.log(`OpenAI simulator listening on ${simulator.url}`);
 

@@ -1,6 +1,7 @@
 import type { TokenCounter } from '../tokens/index.js';
 import { extractArguments } from './arguments.js';
 import { type ChatRequest, type ChatTool, textOf, type ValidatedRequest } from './protocol.js';
+import { formattedReply, REFUSAL_TEXT, type ResponseFormat } from './response-format.js';
 
 export type FinishReason = 'stop' | 'tool_calls' | 'length';
 
@@ -12,7 +13,9 @@ export interface PlannedToolCall {
 
 export interface ReplyPlan {
   content: string | null;
-  /** `content` split into stream chunks: one word with its leading whitespace each. */
+  /** The model declined: this is its `refusal`, and `content` is null. */
+  refusal: string | null;
+  /** `content` (or `refusal`) split into stream chunks: one word with its leading whitespace each. */
   pieces: string[];
   toolCalls: PlannedToolCall[];
   finishReason: FinishReason;
@@ -26,6 +29,10 @@ export interface PlanOptions {
   toolArgumentsOverride?: string;
   /** A reasoning model's thinking: part of the completion tokens and of the token limit, never of the text. */
   reasoningTokens?: number;
+  /** The request's `response_format`, which the reply follows. */
+  responseFormat?: ResponseFormat;
+  /** Decline to answer (the `refusal` fault). */
+  refuse?: boolean;
 }
 
 /**
@@ -39,6 +46,17 @@ export function planReply(
 ): ReplyPlan {
   const { request } = validated;
   const reasoning = options.reasoningTokens ?? 0;
+  if (options.refuse) {
+    const completionTokens = reasoning + counter.completionTokens(REFUSAL_TEXT, null, request.model);
+    return {
+      content: null,
+      refusal: REFUSAL_TEXT,
+      pieces: splitWords(REFUSAL_TEXT),
+      toolCalls: [],
+      finishReason: 'stop',
+      completionTokens,
+    };
+  }
   const last = request.messages[request.messages.length - 1];
   const userText = last?.role === 'user' ? (textOf(last.content) ?? '') : undefined;
   const tools = userText === undefined ? [] : selectTools(request, userText);
@@ -59,10 +77,18 @@ export function planReply(
         toolCalls.map((call) => ({ id: call.id, functionName: call.name, arguments: call.arguments })),
         request.model,
       );
-    return { content: null, pieces: [], toolCalls, finishReason: 'tool_calls', completionTokens };
+    return {
+      content: null,
+      refusal: null,
+      pieces: [],
+      toolCalls,
+      finishReason: 'tool_calls',
+      completionTokens,
+    };
   }
 
-  const full = toolResultsReply(request) ?? plainReply(request, options.replyWords);
+  const text = toolResultsReply(request) ?? plainReply(request, options.replyWords);
+  const full = options.responseFormat ? formattedReply(options.responseFormat, text) : text;
   const allPieces = splitWords(full);
   const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
   const limit = requested === undefined ? undefined : Math.max(0, requested - reasoning);
@@ -72,6 +98,7 @@ export function planReply(
   const content = pieces === allPieces ? full : pieces.join('');
   return {
     content,
+    refusal: null,
     pieces,
     toolCalls: [],
     finishReason: pieces === allPieces ? 'stop' : 'length',

@@ -7,6 +7,7 @@ import { ModelTable, TokenCounter } from '../tokens/index.js';
 import { checkModelParameters, reasoningTokens } from './parameters.js';
 import { type ApiError, apiError, isApiError, validateChatRequest } from './protocol.js';
 import { type PlannedToolCall, planReply, type ReplyPlan } from './reply.js';
+import { checkResponseFormat } from './response-format.js';
 import {
   type Fault,
   faultSchema,
@@ -16,6 +17,7 @@ import {
   type SimulatedRequestStatus,
   type SimulatorEvent,
   type SimulatorOptions,
+  usageSettingSchema,
 } from './types.js';
 
 type Headers = Record<string, string>;
@@ -56,6 +58,7 @@ export class Simulator {
   private readonly models: ModelTable;
   private readonly counter: TokenCounter;
   private latency: Required<Latency>;
+  private omitUsage: boolean;
   private address: AddressInfo | undefined;
   private completionSequence = 0;
   private toolCallSequence = 0;
@@ -65,6 +68,7 @@ export class Simulator {
     this.models = options.models ?? new ModelTable();
     this.counter = new TokenCounter(this.models);
     this.latency = { firstTokenMs: options.firstTokenMs ?? 0, chunkDelayMs: options.chunkDelayMs ?? 0 };
+    this.omitUsage = options.omitUsage ?? false;
     this.server = createServer((req, res) => {
       this.route(req, res).catch(() => {
         if (!res.headersSent)
@@ -99,6 +103,11 @@ export class Simulator {
 
   setLatency(latency: Latency): void {
     this.latency = { ...this.latency, ...latency };
+  }
+
+  /** Whether responses leave `usage` out (see SimulatorOptions.omitUsage). */
+  setOmitUsage(omit: boolean): void {
+    this.omitUsage = omit;
   }
 
   /** Queues a fault for the next `times` chat completion requests (FIFO; each request consumes one). */
@@ -183,6 +192,12 @@ export class Simulator {
       this.setLatency(parsed.data);
       return sendJson(res, 200, this.latency);
     }
+    if (route === 'POST /_simulator/usage') {
+      const parsed = usageSettingSchema.safeParse(parseJson(await readBody(req)));
+      if (!parsed.success) return sendJson(res, 400, { error: { message: parsed.error.message } });
+      this.setOmitUsage(parsed.data.omit);
+      return sendJson(res, 200, { omit: this.omitUsage });
+    }
     if (route === 'GET /_simulator/requests') {
       const data = this.requests.map(({ body, ...rest }) =>
         rest.bodyBytes > MAX_LOGGED_BODY_BYTES ? rest : { ...rest, body },
@@ -254,8 +269,10 @@ export class Simulator {
     if (!isApiError(validated)) {
       validated = checkModelParameters(body, this.models.get(validated.request.model)) ?? validated;
     }
-    if (isApiError(validated)) {
-      return this.reject(record, res, validated, {
+    const responseFormat = isApiError(validated) ? undefined : checkResponseFormat(validated.request);
+    if (isApiError(validated) || (responseFormat && 'status' in responseFormat)) {
+      const error = isApiError(validated) ? validated : (responseFormat as ApiError);
+      return this.reject(record, res, error, {
         ...this.rateLimitHeaders(0, false),
         'x-request-id': requestId,
       });
@@ -263,6 +280,8 @@ export class Simulator {
     const model = this.models.get(validated.request.model);
     const reasoning = reasoningTokens(body, model);
     const plan = planReply(validated, this.counter, {
+      responseFormat,
+      refuse: fault?.type === 'refusal',
       replyWords: this.options.replyWords,
       nextToolCallId: () => `call_sim${(++this.toolCallSequence).toString().padStart(16, '0')}`,
       toolArgumentsOverride: fault?.type === 'tool_arguments' ? fault.arguments : undefined,
@@ -289,7 +308,7 @@ export class Simulator {
     };
     const disconnectAfter = fault?.type === 'disconnect' ? fault.afterChunks : undefined;
     if (record.stream) {
-      const includeUsage = validated.request.stream_options?.include_usage === true;
+      const includeUsage = !this.omitUsage && validated.request.stream_options?.include_usage === true;
       return this.stream(
         record,
         res,
@@ -303,7 +322,7 @@ export class Simulator {
     if (!(await pause(wait, abort.signal))) return;
     if (disconnectAfter !== undefined) return this.disconnect(record, res);
     record.httpStatus = 200;
-    sendJson(res, 200, completionBody(response), headers);
+    sendJson(res, 200, completionBody(response, !this.omitUsage), headers);
   }
 
   /**
@@ -436,8 +455,12 @@ interface Usage {
 
 const DONE_FRAME = 'data: [DONE]\n\n';
 
-function completionBody({ id, created, model, plan, usage }: ResponseParts) {
-  const message: Record<string, unknown> = { role: 'assistant', content: plan.content, refusal: null };
+function completionBody({ id, created, model, plan, usage }: ResponseParts, includeUsage: boolean) {
+  const message: Record<string, unknown> = {
+    role: 'assistant',
+    content: plan.content,
+    refusal: plan.refusal,
+  };
   if (plan.toolCalls.length > 0) message.tool_calls = plan.toolCalls.map(toolCallJson);
   return {
     id,
@@ -446,7 +469,7 @@ function completionBody({ id, created, model, plan, usage }: ResponseParts) {
     model,
     system_fingerprint: FINGERPRINT,
     choices: [{ index: 0, message, logprobs: null, finish_reason: plan.finishReason }],
-    usage,
+    ...(includeUsage ? { usage } : {}),
   };
 }
 
@@ -470,12 +493,18 @@ function streamFrames(
   const frame = (delta: string, finishReason = 'null') =>
     `${head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":${finishReason}}${tail}`;
 
+  const refusing = plan.refusal !== null;
   const frames = [
     frame(
-      plan.content === null ? '{"role":"assistant","content":null}' : '{"role":"assistant","content":""}',
+      refusing
+        ? '{"role":"assistant","content":null,"refusal":""}'
+        : plan.content === null
+          ? '{"role":"assistant","content":null}'
+          : '{"role":"assistant","content":""}',
     ),
   ];
-  for (const piece of plan.pieces) frames.push(frame(`{"content":${JSON.stringify(piece)}}`));
+  const field = refusing ? 'refusal' : 'content';
+  for (const piece of plan.pieces) frames.push(frame(`{"${field}":${JSON.stringify(piece)}}`));
   for (const [index, call] of plan.toolCalls.entries()) {
     const opening = { index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } };
     frames.push(frame(JSON.stringify({ tool_calls: [opening] })));

@@ -16,6 +16,8 @@ export const faultSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('disconnect'), afterChunks: z.number().int().nonnegative() }),
   /** The first tool call of the response carries this raw arguments string (e.g. malformed JSON). */
   z.object({ type: z.literal('tool_arguments'), arguments: z.string() }),
+  /** The model declines: `message.refusal` (`delta.refusal` in streams) instead of content. */
+  z.object({ type: z.literal('refusal') }),
 ]);
 
 export type Fault = z.infer<typeof faultSchema>;
@@ -42,7 +44,14 @@ export interface SimulatorOptions {
   rateLimitHeaders?: { requests: number; tokens: number };
   /** Oldest log entries are dropped beyond this many (default 10 000) so long benchmarks stay bounded. */
   requestLogLimit?: number;
+  /**
+   * Send no `usage`, in JSON bodies and in streams (`stream_options.include_usage` is ignored), as many
+   * OpenAI-compatible servers and proxies do.
+   */
+  omitUsage?: boolean;
 }
+
+export const usageSettingSchema = z.object({ omit: z.boolean() });
 
 export type SimulatedRequestStatus = 'running' | 'completed' | 'aborted' | 'failed';
 

@@ -8,6 +8,7 @@ import {
   conversations,
   type MessageRow,
   messages,
+  summaryRequests,
 } from './schema.js';
 
 /** A page of one conversation's messages, in the shape resolveCursorConnection asks for. */
@@ -64,11 +65,12 @@ export function createLoaders(db: Db, ownerId: string | null) {
       { cacheKeyFn: pageKey },
     ),
     conversationUsage: new DataLoader<string, UsageTotals>(async (ids) => {
+      const usage = usageRows(db);
       const rows = await db
-        .select({ conversationId: completions.conversationId, ...usageTotals })
-        .from(completions)
-        .where(inArray(completions.conversationId, [...ids]))
-        .groupBy(completions.conversationId);
+        .select({ conversationId: usage.conversationId, ...usageTotals(usage) })
+        .from(usage)
+        .where(inArray(usage.conversationId, [...ids]))
+        .groupBy(usage.conversationId);
       const byId = new Map(rows.map((row) => [row.conversationId, row]));
       return ids.map((id) => byId.get(id) ?? NO_USAGE);
     }),
@@ -95,24 +97,57 @@ export interface UsageTotals {
   completionTokens: number;
   reasoningTokens: number;
   costUsd: number;
+  /** Some of the tokens are our estimate: the upstream sent no usage for them. */
+  estimated: boolean;
 }
 
-const NO_USAGE: UsageTotals = {
+export const NO_USAGE: UsageTotals = {
   completions: 0,
   promptTokens: 0,
   completionTokens: 0,
   reasoningTokens: 0,
   costUsd: 0,
+  estimated: false,
 };
 
-/** Sums over completions rows, for a select next to a group-by; Postgres sums integers as bigint (text). */
-export const usageTotals = {
-  completions: sql<number>`count(*)`.mapWith(Number),
-  promptTokens: sql<number>`coalesce(sum(${completions.promptTokens}), 0)`.mapWith(Number),
-  completionTokens: sql<number>`coalesce(sum(${completions.completionTokens}), 0)`.mapWith(Number),
-  reasoningTokens: sql<number>`coalesce(sum(${completions.reasoningTokens}), 0)`.mapWith(Number),
-  costUsd: sql<number>`coalesce(sum(${completions.costUsd}), 0)`.mapWith(Number),
-};
+/**
+ * Every usage-bearing row as one set: the completions and SUMMARIZE's own requests (`completion` is 1 for a
+ * completion, 0 for a summary request), so every sum counts each model request once.
+ */
+export function usageRows(db: Db) {
+  const columns = (table: typeof completions | typeof summaryRequests) => ({
+    ownerId: table.ownerId,
+    conversationId: table.conversationId,
+    model: table.model,
+    createdAt: table.createdAt,
+    promptTokens: table.promptTokens,
+    completionTokens: table.completionTokens,
+    reasoningTokens: table.reasoningTokens,
+    usageEstimated: table.usageEstimated,
+    costUsd: table.costUsd,
+  });
+  return db
+    .select({ ...columns(completions), completion: sql<number>`1`.as('completion') })
+    .from(completions)
+    .unionAll(
+      db
+        .select({ ...columns(summaryRequests), completion: sql<number>`0`.as('completion') })
+        .from(summaryRequests),
+    )
+    .as('usage_rows');
+}
+
+type UsageRows = ReturnType<typeof usageRows>;
+
+/** Sums over usageRows, for a select next to a group-by; Postgres sums integers as bigint (text). */
+export const usageTotals = (rows: UsageRows) => ({
+  completions: sql<number>`coalesce(sum(${rows.completion}), 0)`.mapWith(Number),
+  promptTokens: sql<number>`coalesce(sum(${rows.promptTokens}), 0)`.mapWith(Number),
+  completionTokens: sql<number>`coalesce(sum(${rows.completionTokens}), 0)`.mapWith(Number),
+  reasoningTokens: sql<number>`coalesce(sum(${rows.reasoningTokens}), 0)`.mapWith(Number),
+  costUsd: sql<number>`coalesce(sum(${rows.costUsd}), 0)`.mapWith(Number),
+  estimated: sql<boolean>`coalesce(bool_or(${rows.usageEstimated}), false)`.mapWith(Boolean),
+});
 
 const pageKey = (key: MessagePageKey) =>
   `${key.conversationId}|${key.afterSeq}|${key.beforeSeq}|${key.limit}|${key.inverted}`;

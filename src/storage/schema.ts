@@ -77,6 +77,8 @@ export const messages = pgTable(
     name: text('name'),
     toolCalls: jsonb('tool_calls').$type<ToolCallRecord[]>(),
     toolCallId: text('tool_call_id'),
+    /** An assistant reply the model refused to give (OpenAI's `message.refusal`); its content is then null. */
+    refusal: text('refusal'),
     tokenCount: integer('token_count').notNull(),
     status: text('status', { enum: ['complete', 'partial', 'failed'] })
       .notNull()
@@ -123,10 +125,14 @@ export const completions = pgTable(
     completionTokens: integer('completion_tokens').notNull().default(0),
     /** Of the completion tokens, those the model spent reasoning (reasoning models report them). */
     reasoningTokens: integer('reasoning_tokens').notNull().default(0),
+    /** The upstream sent no usage for some request of the completion: its tokens are our tiktoken estimate. */
+    usageEstimated: boolean('usage_estimated').notNull().default(false),
     costUsd: doublePrecision('cost_usd').notNull().default(0),
     latencyMs: integer('latency_ms'),
     timeToFirstTokenMs: integer('time_to_first_token_ms'),
     error: jsonb('error').$type<CompletionErrorRecord>(),
+    /** A structured-output reply (responseFormat JSON_OBJECT or JSON_SCHEMA) parsed and validated. */
+    parsed: jsonb('parsed').$type<unknown>(),
     idempotencyKey: text('idempotency_key'),
     createdAt: createdAt(),
     finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
@@ -140,6 +146,34 @@ export const completions = pgTable(
     uniqueIndex('completions_owner_idempotency_idx').on(table.ownerId, table.idempotencyKey),
     index('completions_conversation_idx').on(table.conversationId),
     index('completions_running_lease_idx').on(table.leaseExpiresAt).where(sql`${table.status} = 'running'`),
+  ],
+);
+
+/**
+ * One row per SUMMARIZE model request (trimContext or the automatic fit): its tokens and cost, counted against
+ * the conversation and its owner next to the completions'.
+ */
+export const summaryRequests = pgTable(
+  'summary_requests',
+  {
+    id: text('id').primaryKey(),
+    ownerId: text('owner_id')
+      .notNull()
+      .references(() => principals.id, { onDelete: 'cascade' }),
+    conversationId: text('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    model: text('model').notNull(),
+    promptTokens: integer('prompt_tokens').notNull(),
+    completionTokens: integer('completion_tokens').notNull(),
+    reasoningTokens: integer('reasoning_tokens').notNull(),
+    usageEstimated: boolean('usage_estimated').notNull(),
+    costUsd: doublePrecision('cost_usd').notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    index('summary_requests_conversation_idx').on(table.conversationId),
+    index('summary_requests_owner_created_idx').on(table.ownerId, table.createdAt),
   ],
 );
 

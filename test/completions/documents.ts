@@ -71,3 +71,26 @@ export const Messages = graphql(`
     }
   }
 `);
+
+export const SendStructured = graphql(`
+  mutation SendStructured($input: SendMessageInput!) {
+    sendMessage(input: $input) { id status parsed refusal message { content refusal status } }
+  }
+`);
+
+export const ChatStructured = graphql(`
+  subscription ChatStructured($input: SendMessageInput!) {
+    chat(input: $input) {
+      __typename
+      ... on ContentDelta { text }
+      ... on CompletionDone { completion { id status parsed refusal message { content refusal } } }
+      ... on CompletionFailed { error { code message } completion { id status parsed message { content status } } }
+    }
+  }
+`);
+
+export const StructuredCompletion = graphql(`
+  query StructuredCompletion($id: ID!) {
+    completion(id: $id) { id status parsed refusal error { code message } message { content refusal status } }
+  }
+`);

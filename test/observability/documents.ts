@@ -25,3 +25,34 @@ export const Viewer = graphql(`
     viewer { id }
   }
 `);
+
+export const MeteredSend = graphql(`
+  mutation MeteredSend($input: SendMessageInput!) {
+    sendMessage(input: $input) { id status message { content } usage { promptTokens completionTokens totalTokens costUsd estimated } }
+  }
+`);
+
+export const MeteredChat = graphql(`
+  subscription MeteredChat($input: SendMessageInput!) {
+    chat(input: $input) {
+      __typename
+      completionId
+      ... on ContentDelta { text }
+      ... on CompletionDone { usage { estimated } completion { id status usage { promptTokens completionTokens totalTokens costUsd estimated } } }
+      ... on CompletionFailed { error { code } completion { id status message { content status } usage { promptTokens completionTokens totalTokens costUsd estimated } } }
+    }
+  }
+`);
+
+export const MeteredCompletion = graphql(`
+  query MeteredCompletion($id: ID!) {
+    completion(id: $id) { id status message { content status } usage { promptTokens completionTokens totalTokens costUsd estimated } }
+  }
+`);
+
+export const MeteredTotals = graphql(`
+  query MeteredTotals($id: ID!) {
+    conversation(id: $id) { usage { promptTokens completionTokens totalTokens costUsd estimated } }
+    usage { completions total { promptTokens completionTokens totalTokens costUsd estimated } }
+  }
+`);

@@ -100,14 +100,19 @@ describe('/metrics', () => {
     const expected = expectedTotals(usages);
     expect([...expected.keys()].sort()).toEqual(['gpt-4.1-mini', 'gpt-4o-mini']);
     for (const [model, totals] of expected) {
-      expect(sample(metrics, 'agent_upstream_tokens_total', { model, kind: 'prompt' })).toBe(
-        totals.promptTokens,
+      expect(
+        sample(metrics, 'agent_upstream_tokens_total', { model, kind: 'prompt', estimated: 'false' }),
+      ).toBe(totals.promptTokens);
+      expect(
+        sample(metrics, 'agent_upstream_tokens_total', { model, kind: 'completion', estimated: 'false' }),
+      ).toBe(totals.completionTokens);
+      expect(
+        sample(metrics, 'agent_upstream_tokens_total', { model, kind: 'cached', estimated: 'false' }),
+      ).toBe(0);
+      expect(sample(metrics, 'agent_upstream_cost_usd_total', { model, estimated: 'false' })).toBeCloseTo(
+        totals.costUsd,
+        9,
       );
-      expect(sample(metrics, 'agent_upstream_tokens_total', { model, kind: 'completion' })).toBe(
-        totals.completionTokens,
-      );
-      expect(sample(metrics, 'agent_upstream_tokens_total', { model, kind: 'cached' })).toBe(0);
-      expect(sample(metrics, 'agent_upstream_cost_usd_total', { model })).toBeCloseTo(totals.costUsd, 9);
     }
   });
 

@@ -50,10 +50,10 @@ it('counts a reply from the response cache as outcome cached, costing nothing', 
     sample(after, name, labels) - sample(before, name, labels);
   expect(delta('agent_upstream_requests_total', { model: 'gpt-4.1-mini', outcome: 'ok' })).toBe(1);
   expect(delta('agent_upstream_requests_total', { model: 'gpt-4.1-mini', outcome: 'cached' })).toBe(1);
-  expect(delta('agent_upstream_tokens_total', { model: 'gpt-4.1-mini', kind: 'prompt' })).toBe(
-    first.sendMessage.usage.promptTokens,
-  );
-  expect(delta('agent_upstream_cost_usd_total', { model: 'gpt-4.1-mini' })).toBeCloseTo(
+  expect(
+    delta('agent_upstream_tokens_total', { model: 'gpt-4.1-mini', kind: 'prompt', estimated: 'false' }),
+  ).toBe(first.sendMessage.usage.promptTokens);
+  expect(delta('agent_upstream_cost_usd_total', { model: 'gpt-4.1-mini', estimated: 'false' })).toBeCloseTo(
     first.sendMessage.usage.costUsd,
     9,
   );

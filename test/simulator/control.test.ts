@@ -46,6 +46,25 @@ describe('simulator control API over HTTP', () => {
     await ctx.sim.waitFor((r) => r.status === 'aborted');
   });
 
+  it('omits usage in JSON and in streams after POST /_simulator/usage, and sends it again when told', async () => {
+    const control = new SimulatorClient(ctx.sim.url);
+    await control.setOmitUsage(true);
+    const json = await ctx.client.chat.completions.create(request);
+    expect(json.choices[0]?.message.content).toBeTruthy();
+    expect(json).not.toHaveProperty('usage');
+    const chunks = [];
+    const stream = await ctx.client.chat.completions.create({
+      ...request,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+    expect(chunks.some((chunk) => 'usage' in chunk)).toBe(false);
+    await control.setOmitUsage(false);
+    expect((await ctx.client.chat.completions.create(request)).usage?.prompt_tokens).toBeGreaterThan(0);
+  });
+
   it('lists and resets the request log with GET and DELETE /_simulator/requests', async () => {
     const control = new SimulatorClient(`${ctx.sim.url}/`);
     await ctx.client.chat.completions.create(request);

@@ -1,0 +1,23 @@
+import { randomUUID } from 'node:crypto';
+import { type Usage, usageColumns } from '../completions/usage-meter.js';
+import type { Db } from '../storage/db.js';
+import { type ConversationRow, summaryRequests } from '../storage/schema.js';
+import type { ModelTable } from '../tokens/index.js';
+
+/** The usage of SUMMARIZE's own model requests, counted against the conversation and its owner. */
+export class SummaryRequestStore {
+  constructor(
+    private readonly db: Db,
+    private readonly models: ModelTable,
+  ) {}
+
+  async record(conversation: ConversationRow, model: string, usage: Usage): Promise<void> {
+    await this.db.insert(summaryRequests).values({
+      id: randomUUID(),
+      ownerId: conversation.ownerId,
+      conversationId: conversation.id,
+      model,
+      ...usageColumns(this.models.get(model), usage),
+    });
+  }
+}
