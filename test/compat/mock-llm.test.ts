@@ -26,7 +26,7 @@ afterAll(async () => {
 const newConversation = async () =>
   (await server.data(CreateConversation, { input: { title: 'compat' } })).createConversation.id;
 
-const countText = (text: string) => server.app.services.tokens.countText(text, 'gpt-4');
+const countText = (text: string) => server.app.services.tokens.countText(text, 'gpt-4.1-mini');
 
 describe('against mock-llm, a server without usage', () => {
   it('completes a sendMessage and estimates its usage', async () => {

@@ -135,7 +135,7 @@ describe('usage when the server sends none', () => {
     const after = await (await scrape(server.url)).text();
     const delta = (name: string, labels: Record<string, string>) =>
       sample(after, name, labels) - sample(before, name, labels);
-    const labels = { model: 'gpt-4', estimated: 'true' };
+    const labels = { model: 'gpt-4.1-mini', estimated: 'true' };
     expect(delta('agent_upstream_tokens_total', { ...labels, kind: 'prompt' })).toBe(
       sendMessage.usage.promptTokens,
     );
@@ -164,7 +164,7 @@ describe('a completion cancelled part-way', () => {
       expect(partial.length).toBeGreaterThan(0);
       const counter = server.app.services.tokens;
       expect(completion.usage).toMatchObject({
-        completionTokens: counter.countText(partial, 'gpt-4'),
+        completionTokens: counter.countText(partial, 'gpt-4.1-mini'),
         estimated: true,
       });
       server.simulator.setOmitUsage(false);
