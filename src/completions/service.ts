@@ -11,6 +11,7 @@ import {
   toolMessageContent,
 } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { Db } from '../storage/db.js';
 import type {
   CompletionErrorRecord,
   CompletionRow,
@@ -75,6 +76,8 @@ export class CompletionService {
       conversations: ConversationStore;
       context: ContextManager;
       completions: CompletionStore;
+      /** For the transaction that starts a completion (the stores' writes share it). */
+      db: Pick<Db, 'transaction'>;
       events: CompletionEventLog;
       openai: OpenAIService;
       functions: FunctionService;
@@ -107,16 +110,23 @@ export class CompletionService {
     const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
     const settings = { ...settingsOf(conversation), ...overrides };
 
-    const { row, created } = await this.deps.completions.create({
-      ownerId,
-      conversationId: conversation.id,
-      model: settings.model,
-      idempotencyKey,
-      lease: this.deps.lease,
+    // One transaction: a failure or a crash between the two writes must not leave a completion holding the
+    // idempotency key without its user message (a retry would get it back, and the message would be lost).
+    const { row, created } = await this.deps.db.transaction(async (tx) => {
+      const { lease } = this.deps;
+      const fields = {
+        ownerId,
+        conversationId: conversation.id,
+        model: settings.model,
+        idempotencyKey,
+        lease,
+      };
+      const started = await this.deps.completions.create(fields, tx);
+      const message = { role: 'user' as const, content, completionId: started.row.id };
+      if (started.created) await this.deps.conversations.append(conversation, message, tx);
+      return started;
     });
     if (!created) return row;
-
-    await this.deps.conversations.append(conversation, { role: 'user', content, completionId: row.id });
     const controller = new AbortController();
     const running: CompletionRun = {
       completion: row,

@@ -32,15 +32,18 @@ export class CompletionStore {
    * Inserts a RUNNING completion. With an idempotency key, a second call with the same key gets the first row
    * back (`created: false`) instead, so a retried request never runs twice, even across instances.
    */
-  async create(input: {
-    ownerId: string;
-    conversationId: string;
-    model: string;
-    idempotencyKey?: string | null;
-    lease: Lease;
-  }): Promise<{ row: CompletionRow; created: boolean }> {
+  async create(
+    input: {
+      ownerId: string;
+      conversationId: string;
+      model: string;
+      idempotencyKey?: string | null;
+      lease: Lease;
+    },
+    db: Pick<Db, 'insert' | 'select'> = this.db,
+  ): Promise<{ row: CompletionRow; created: boolean }> {
     const { lease, ...fields } = input;
-    const [row] = await this.db
+    const [row] = await db
       .insert(completions)
       .values({
         id: randomUUID(),
@@ -53,7 +56,7 @@ export class CompletionStore {
       .onConflictDoNothing({ target: [completions.ownerId, completions.idempotencyKey] })
       .returning();
     if (row) return { row, created: true };
-    const [existing] = await this.db
+    const [existing] = await db
       .select()
       .from(completions)
       .where(
