@@ -2,7 +2,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { z } from 'zod';
 import type { ContextManager } from '../conversations/context.js';
 import type { ConversationSettings } from '../conversations/settings.js';
-import type { ConversationStore } from '../conversations/store.js';
+import type { ConversationStore, NewMessage } from '../conversations/store.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import {
   type FunctionCallChoice,
@@ -23,7 +23,7 @@ import { costUsd, type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.
 import { parseInput, withoutNullish } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
-import type { CompletionStore, Lease } from './store.js';
+import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {
   conversationId: string;
@@ -262,8 +262,8 @@ export class CompletionService {
    * `maxSteps` requests; then store the answer and the completion's totals.
    */
   private async execute(run: CompletionRun): Promise<CompletionRow> {
-    const { conversations, completions, events } = this.deps;
-    const { completion, conversation, progress } = run;
+    const { events } = this.deps;
+    const { completion, progress } = run;
     const elapsed = () => Math.round(performance.now() - progress.started);
     try {
       let reply = await this.step(run, 1);
@@ -278,15 +278,14 @@ export class CompletionService {
         }
         reply = await this.step(run, step);
       }
-      const message = await conversations.append(conversation, {
-        role: 'assistant',
+      const { usage } = progress;
+      const answer = {
+        role: 'assistant' as const,
         content: reply.content || null,
         completionId: completion.id,
-      });
-      const { usage } = progress;
-      const row = await completions.finish(completion.id, {
+      };
+      const row = await this.conclude(run, answer, {
         status: 'completed',
-        messageId: message.id,
         finishReason: reply.finishReason,
         cached: reply.cached,
         ...usage,
@@ -294,34 +293,60 @@ export class CompletionService {
         latencyMs: elapsed(),
         timeToFirstTokenMs: progress.firstTokenMs,
       });
+      if (!row) return this.current(completion);
       events.append(completion.id, { kind: 'done', finishReason: reply.finishReason, usage });
       return row;
     } catch (caught) {
       const cancelled = run.signal.aborted;
       const error = cancelled ? CANCELLED : errorRecord(caught);
       if (!cancelled && !(caught instanceof AppError)) run.logger.error({ err: caught }, 'completion failed');
+      let swept = false;
       try {
         const partial = run.content
-          ? await conversations.append(conversation, {
-              role: 'assistant',
+          ? {
+              role: 'assistant' as const,
               content: run.content,
-              status: 'partial',
+              status: 'partial' as const,
               completionId: completion.id,
-            })
+            }
           : null;
-        return await completions.finish(completion.id, {
+        const row = await this.conclude(run, partial, {
           status: cancelled ? 'cancelled' : 'failed',
-          messageId: partial?.id ?? null,
           error,
           ...progress.usage,
           costUsd: costUsd(this.deps.models.get(run.settings.model), progress.usage),
           latencyMs: elapsed(),
           timeToFirstTokenMs: progress.firstTokenMs,
         });
+        swept = row === null;
+        return row ?? (await this.current(completion));
       } finally {
-        events.append(completion.id, { kind: 'failed', error });
+        if (!swept) events.append(completion.id, { kind: 'failed', error });
       }
     }
+  }
+
+  /**
+   * Stores a run's outcome and its reply (if any) in one transaction, unless a lease sweep ended the run first
+   * (another instance took this one for dead): then nothing is written and the sweep's outcome and terminal
+   * event stand (null).
+   */
+  private async conclude(
+    run: CompletionRun,
+    reply: NewMessage | null,
+    outcome: CompletionOutcome,
+  ): Promise<CompletionRow | null> {
+    const { completions, conversations, lease } = this.deps;
+    return this.deps.db.transaction(async (tx) => {
+      const row = await completions.finishHeld(run.completion.id, lease, outcome, tx);
+      if (!row || !reply) return row;
+      const message = await conversations.append(run.conversation, reply, tx);
+      return completions.finish(row.id, { messageId: message.id }, tx);
+    });
+  }
+
+  private async current(completion: CompletionRow): Promise<CompletionRow> {
+    return (await this.deps.completions.get(completion.id)) ?? completion;
   }
 
   /** One upstream request: relays what arrives as events and returns the reply; usage adds up in `run`. */

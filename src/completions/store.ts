@@ -69,8 +69,12 @@ export class CompletionStore {
     return { row: existing, created: false };
   }
 
-  async finish(id: string, outcome: CompletionOutcome): Promise<CompletionRow> {
-    const [row] = await this.db
+  async finish(
+    id: string,
+    outcome: CompletionOutcome,
+    db: Pick<Db, 'update'> = this.db,
+  ): Promise<CompletionRow> {
+    const [row] = await db
       .update(completions)
       .set({ ...outcome, finishedAt: new Date() })
       .where(eq(completions.id, id))
@@ -79,15 +83,30 @@ export class CompletionStore {
     return row;
   }
 
+  /**
+   * Ends a run this instance still holds (RUNNING under its lease); null, writing nothing, when a lease sweep
+   * ended it first.
+   */
+  async finishHeld(
+    id: string,
+    lease: Lease,
+    outcome: CompletionOutcome,
+    db: Pick<Db, 'update'> = this.db,
+  ): Promise<CompletionRow | null> {
+    const [row] = await db
+      .update(completions)
+      .set({ ...outcome, finishedAt: new Date() })
+      .where(held(id, lease))
+      .returning();
+    return row ?? null;
+  }
+
   /** Extends the leases of this instance's running completions, saving each one's reply so far. */
   async renewLeases(lease: Lease, runs: { id: string; partialContent: string }[]): Promise<void> {
     const leaseExpiresAt = new Date(Date.now() + lease.ms);
     await Promise.all(
       runs.map(({ id, partialContent }) =>
-        this.db
-          .update(completions)
-          .set({ leaseExpiresAt, partialContent })
-          .where(and(eq(completions.id, id), eq(completions.status, 'running'))),
+        this.db.update(completions).set({ leaseExpiresAt, partialContent }).where(held(id, lease)),
       ),
     );
   }
@@ -108,4 +127,13 @@ export class CompletionStore {
     const [row] = await this.db.select().from(completions).where(eq(completions.id, id));
     return row ?? null;
   }
+}
+
+/** A completion still RUNNING under this instance's lease (not yet taken by a sweep). */
+function held(id: string, lease: Lease) {
+  return and(
+    eq(completions.id, id),
+    eq(completions.status, 'running'),
+    eq(completions.instanceId, lease.instanceId),
+  );
 }
