@@ -24,6 +24,7 @@ import { parseInput, withoutNullish } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
 import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
+import { wholeToolPairs } from './tool-pairs.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {
   conversationId: string;
@@ -365,7 +366,7 @@ export class CompletionService {
     const request: ChatRequest = {
       ...run.settings,
       ...toolsForStep(run.offer, step),
-      messages: context.map(toMessageParam),
+      messages: wholeToolPairs(context).map(toMessageParam),
       promptTokens: fitted.tokenCount,
       cache: run.cache,
     };

@@ -71,4 +71,32 @@ describe('starting a completion', () => {
     const { conversation } = await server.data(Messages, { id: conversationId });
     expect(conversation.messages.edges.map((edge) => edge.node.role)).toEqual(['USER']);
   });
+
+  // Found by the soak test: SIGKILL between a tool call and its results left the call unanswered, and every later
+  // request of the conversation was refused upstream (400, tool_calls must be followed by tool messages).
+  it('answers in a conversation whose tool call lost its results with a dead instance', async () => {
+    const conversationId = await newConversation();
+    await server.data(SendMessage, { input: { conversationId, content: 'before the crash' } });
+    await server.app.services.conversations.append(
+      { id: decodeGlobalID(conversationId).id, model: 'gpt-4' },
+      {
+        role: 'assistant',
+        content: null,
+        toolCalls: [{ id: 'call_lost', functionName: 'lookup', arguments: '{}' }],
+      },
+    );
+    const { sendMessage } = await server.data(SendMessage, {
+      input: { conversationId, content: 'after the crash' },
+    });
+    expect(sendMessage.status).toBe('COMPLETED');
+    const sent = server.simulator.requests.at(-1)?.body.messages as {
+      role: string;
+      content: string | null;
+    }[];
+    expect(sent.map((message) => message.content)).toEqual([
+      'before the crash',
+      'Simulated reply to: before the crash',
+      'after the crash',
+    ]);
+  });
 });
