@@ -34,6 +34,7 @@ export function checkInvariants(evidence: Evidence): Invariant[] {
     userMessagesStored(evidence),
     completionsTerminal(evidence),
     repliesStoredOnce(evidence),
+    requestsValid(evidence),
     usageCountedOnce(evidence),
     rateLimitHeld(evidence),
     waitsBounded(evidence),
@@ -150,6 +151,21 @@ function repliesStoredOnce({ completions, messages, executions }: Evidence): Inv
     figures:
       `${[...finals.values()].reduce((a, b) => a + b, 0)} replies, ${toolResults.size} tool results, ` +
       `${executions.length} function executions (${failedRuns} failed); ${problems.length} problems${examples(problems)}`,
+  };
+}
+
+/**
+ * Whatever died mid-way, what the server sends upstream stays a request the API accepts (tool calls paired with
+ * their results): otherwise every later turn of that conversation fails.
+ */
+function requestsValid({ requests }: Evidence): Invariant {
+  const refused = requests.filter(
+    (request) => request.httpStatus === 400 && request.fault?.type !== 'bad_request',
+  );
+  return {
+    name: 'every upstream request is valid (conversations stay usable)',
+    held: refused.length === 0,
+    figures: `${requests.length} upstream requests, ${refused.length} refused with 400${examples(refused.map((request) => request.id))}`,
   };
 }
 
