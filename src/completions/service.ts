@@ -21,7 +21,13 @@ import type {
 } from '../storage/schema.js';
 import { costUsd, type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
 import { parseInput, withoutNullish } from '../validation.js';
-import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
+import {
+  CANCELLED,
+  type CompletionEvent,
+  type CompletionEventLog,
+  type NewCompletionEvent,
+  terminalOf,
+} from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
 import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
 import { wholeToolPairs } from './tool-pairs.js';
@@ -59,8 +65,6 @@ interface ActiveRun {
   /** The reply so far, saved with each lease renewal. */
   content: () => string;
 }
-
-const CANCELLED: CompletionErrorRecord = { code: 'CANCELLED', message: 'The completion was cancelled' };
 
 /**
  * Runs completions: stores the user message first, asks the model, relays what arrives as events, and stores
@@ -163,7 +167,7 @@ export class CompletionService {
     if (run) return run.done;
     if (completion.status !== 'running') return completion;
     return new Promise((resolve, reject) => {
-      const events = this.deps.events.follow(completion.id, 0, new AbortController().signal);
+      const events = this.follow(completion.id, 0, new AbortController().signal);
       void (async () => {
         for await (const _event of events) {
           // drain to the terminal event
@@ -186,7 +190,7 @@ export class CompletionService {
     if (completion.status !== 'running') return completion;
     this.deps.events.requestCancel(completionId);
     const timeout = AbortSignal.timeout(this.deps.remoteCancelTimeoutMs);
-    for await (const _event of this.deps.events.follow(completionId, 0, timeout)) {
+    for await (const _event of this.follow(completionId, 0, timeout)) {
       // drain to the terminal event
     }
     return (await this.deps.completions.get(completionId)) ?? completion;
@@ -234,13 +238,26 @@ export class CompletionService {
     const run = this.runs.get(completionId);
     if (run) run.watchers += 1;
     try {
-      yield* this.deps.events.follow(completionId, afterSeq, signal);
+      yield* this.follow(completionId, afterSeq, signal);
     } finally {
       if (run) {
         run.watchers -= 1;
         if (run.watchers === 0 && run.cancelWhenUnwatched) run.controller.abort();
       }
     }
+  }
+
+  /**
+   * The event log's follow, which asks the database when it hears nothing: a completion that ended on an instance
+   * that died before announcing it gets its terminal event from the stored outcome instead of never ending.
+   */
+  private follow(completionId: string, afterSeq: number, signal: AbortSignal) {
+    return this.deps.events.follow(completionId, afterSeq, signal, async (last) => {
+      if (this.runs.has(completionId)) return undefined;
+      const row = await this.deps.completions.get(completionId);
+      if (!row || row.status === 'running') return undefined;
+      return { ...terminalOf(row), seq: last + 1, completionId } as CompletionEvent;
+    });
   }
 
   /** Waits for running completions up to `graceMs`, then cancels the rest and waits for them to be stored. */
@@ -495,15 +512,7 @@ function* storedEvents(
 ): Generator<CompletionEvent> {
   const base = { completionId: completion.id };
   const replay: NewCompletionEvent[] = content ? [{ kind: 'content', text: content }] : [];
-  replay.push(
-    completion.status === 'completed'
-      ? {
-          kind: 'done',
-          finishReason: completion.finishReason ?? 'stop',
-          usage: { promptTokens: completion.promptTokens, completionTokens: completion.completionTokens },
-        }
-      : { kind: 'failed', error: completion.error ?? CANCELLED },
-  );
+  replay.push(terminalOf(completion));
   for (const [index, event] of replay.entries()) {
     if (index + 1 > afterSeq) yield { ...event, ...base, seq: index + 1 } as CompletionEvent;
   }

@@ -6,7 +6,7 @@ import { wsClient } from '../support/clients.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { CompletionById, CompletionEvents, Messages, SendMessage, StartCompletion } from './documents.js';
 
-const LEASE_MS = 600;
+const LEASE_MS = 1000;
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({ env: { COMPLETION_LEASE_MS: String(LEASE_MS) } });
@@ -44,7 +44,7 @@ describe('starting a completion', () => {
   // it, and then the run's own end overwrote the status with COMPLETED after a second terminal event.
   it('keeps the outcome of a lease sweep when the run it took for dead ends later', async () => {
     const conversationId = await newConversation();
-    server.simulator.injectFault({ type: 'stall', ms: 6 * LEASE_MS });
+    server.simulator.injectFault({ type: 'stall', ms: 3 * LEASE_MS });
     const { startCompletion } = await server.data(StartCompletion, {
       input: { conversationId, content: 'a run that outlives its lease' },
     });
@@ -98,5 +98,34 @@ describe('starting a completion', () => {
       'Simulated reply to: before the crash',
       'after the crash',
     ]);
+  });
+
+  // Found by the soak test: SIGKILL between storing a completion's outcome and publishing its terminal event left
+  // every follower (completionEvents, a retried sendMessage) waiting forever on a completion that had ended.
+  it('ends a follower with the stored outcome when the terminal event was never published', async () => {
+    const conversationId = await newConversation();
+    server.simulator.injectFault({ type: 'stall', afterChunks: 2, ms: 2 * LEASE_MS });
+    const { startCompletion } = await server.data(StartCompletion, {
+      input: { conversationId, content: 'an outcome stored but never announced' },
+    });
+    const client = wsClient(server.wsUrl);
+    const follower = client.subscribe(CompletionEvents, { completionId: startCompletion.id });
+    await follower.next();
+    await follower.next();
+    // Another instance stored this outcome and died before publishing it: the run here can no longer end it.
+    await server.app.services.database.db.execute(
+      sql`update completions set status = 'completed', finish_reason = 'stop', instance_id = 'gone'
+          where id = ${decodeGlobalID(startCompletion.id).id}`,
+    );
+    // Followers look at the store, then the database, after a quiet spell (backing off from 250 ms).
+    const ended = await Promise.race([
+      follower.completed.then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), 15_000)),
+    ]);
+    await client.close();
+    expect(ended).toBe(true);
+    const events = follower.received.map((event) => event.completionEvents);
+    expect(events.at(-1)?.__typename).toBe('CompletionDone');
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
   });
 });
