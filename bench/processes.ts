@@ -132,6 +132,13 @@ export class ChildService {
     }
   }
 
+  /** SIGKILL, as a crash would: no shutdown, no drain; resolves once the process is gone. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+    this.cleanup();
+  }
+
   /** SIGTERM, then waits for the exit (a --cpu-prof profile is written on the way out). */
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
@@ -176,6 +183,8 @@ export interface ServerOptions {
   inspect?: boolean;
   /** Defaults to a fresh embedded PGlite directory, removed when the server stops. */
   databaseUrl?: string;
+  /** Settings added to (or replacing) the benchmark's own. */
+  env?: Record<string, string>;
 }
 
 /** The server as `npm start` runs it, on a free port, persisting to `databaseUrl`. */
@@ -203,6 +212,7 @@ export function startServer(upstreamURL: string, options: ServerOptions = {}): P
       CLIENT_RPM: '100000000',
       CLIENT_MAX_STREAMS: '1000000',
       LOG_LEVEL: 'info',
+      ...options.env,
     },
     parseUrl: (line) => {
       if (!line.startsWith('{')) return undefined;

@@ -265,15 +265,19 @@ export function renderMarkdown(results: Results): string {
   return lines.join('\n');
 }
 
-const START = '<!-- bench:results:start -->';
-const END = '<!-- bench:results:end -->';
-
-/** Replaces the generated block of BENCHMARKS.md; the hand-written notes around it stay. */
-export function writeMarkdown(path: string, generated: string): void {
-  const block = `${START}\n${generated}\n${END}`;
-  const current = existsSync(path) ? readFileSync(path, 'utf8') : `# Benchmarks\n\n${START}\n${END}\n`;
-  const start = current.indexOf(START);
-  const end = current.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`${path} lacks the ${START} … ${END} markers`);
-  writeFileSync(path, current.slice(0, start) + block + current.slice(end + END.length));
+/**
+ * Replaces a generated block of BENCHMARKS.md (between `<!-- bench:<section>:start -->` and its end marker); the
+ * hand-written notes around it stay.
+ */
+export function writeMarkdown(path: string, generated: string, section = 'results'): void {
+  const startMarker = `<!-- bench:${section}:start -->`;
+  const endMarker = `<!-- bench:${section}:end -->`;
+  const block = `${startMarker}\n${generated}\n${endMarker}`;
+  const current = existsSync(path)
+    ? readFileSync(path, 'utf8')
+    : `# Benchmarks\n\n${startMarker}\n${endMarker}\n`;
+  const start = current.indexOf(startMarker);
+  const end = current.indexOf(endMarker);
+  if (start < 0 || end < start) throw new Error(`${path} lacks the ${startMarker} … ${endMarker} markers`);
+  writeFileSync(path, current.slice(0, start) + block + current.slice(end + endMarker.length));
 }

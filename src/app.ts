@@ -156,6 +156,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const completions = new CompletionService({
     conversations,
     completions: completionStore,
+    db: database.db,
     events: eventLog,
     openai,
     context,

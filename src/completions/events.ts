@@ -1,5 +1,5 @@
 import { type PubSub, Repeater } from 'graphql-yoga';
-import type { CompletionErrorRecord, FunctionExecutionRow } from '../storage/schema.js';
+import type { CompletionErrorRecord, CompletionRow, FunctionExecutionRow } from '../storage/schema.js';
 import type { Usage } from './openai-service.js';
 import type { ReplayStore } from './transport.js';
 
@@ -22,6 +22,26 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type NewCompletionEvent = DistributiveOmit<CompletionEvent, 'seq' | 'completionId'>;
 
 export const isTerminal = (event: CompletionEvent) => event.kind === 'done' || event.kind === 'failed';
+
+export const CANCELLED: CompletionErrorRecord = {
+  code: 'CANCELLED',
+  message: 'The completion was cancelled',
+};
+
+/** The terminal event of a completion that has ended, from its stored row. */
+export function terminalOf(completion: CompletionRow): NewCompletionEvent {
+  return completion.status === 'completed'
+    ? {
+        kind: 'done',
+        finishReason: completion.finishReason ?? 'stop',
+        usage: {
+          promptTokens: completion.promptTokens,
+          completionTokens: completion.completionTokens,
+          estimated: completion.usageEstimated,
+        },
+      }
+    : { kind: 'failed', error: completion.error ?? CANCELLED };
+}
 
 /** What instances tell each other: every completion's events, and requests to cancel a run wherever it runs. */
 export type CompletionTopics = {
@@ -78,11 +98,16 @@ export class CompletionEventLog {
     return this.replay.exists(completionId);
   }
 
-  /** Events after `afterSeq`, then live ones, ending after the terminal event or when `signal` aborts. */
+  /**
+   * Events after `afterSeq`, then live ones, ending after the terminal event or when `signal` aborts. When the
+   * store has nothing new at a resync, `recoverTerminal` may supply the terminal event of a completion that ended without
+   * one being published (its instance died between storing the outcome and announcing it).
+   */
   follow(
     completionId: string,
     afterSeq: number,
     signal: AbortSignal,
+    recoverTerminal?: (afterSeq: number) => Promise<CompletionEvent | undefined>,
   ): AsyncIterableIterator<CompletionEvent> {
     return new Repeater<CompletionEvent>(async (push, stop) => {
       const live = this.pubSub.subscribe('completion', completionId);
@@ -111,9 +136,14 @@ export class CompletionEventLog {
       if (signal.aborted) stop();
       let resyncMs = RESYNC_FIRST_MS;
       let resync: NodeJS.Timeout | undefined;
+      const recover = async () => {
+        await catchUp();
+        const terminal = recoverTerminal && !ended ? await recoverTerminal(last) : undefined;
+        if (terminal) await deliver(terminal);
+      };
       const scheduleResync = () => {
         resync = setTimeout(() => {
-          if (!heardSince) void serially(catchUp);
+          if (!heardSince) void serially(recover);
           heardSince = false;
           resyncMs = Math.min(resyncMs * 2, RESYNC_MAX_MS);
           scheduleResync();

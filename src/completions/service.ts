@@ -2,7 +2,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { z } from 'zod';
 import type { ContextManager } from '../conversations/context.js';
 import { type ConversationSettings, checkModelSettings } from '../conversations/settings.js';
-import type { ConversationStore } from '../conversations/store.js';
+import type { ConversationStore, NewMessage } from '../conversations/store.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import {
   type FunctionCallChoice,
@@ -11,6 +11,7 @@ import {
   toolMessageContent,
 } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { Db } from '../storage/db.js';
 import type {
   CompletionErrorRecord,
   CompletionRow,
@@ -20,10 +21,17 @@ import type {
 } from '../storage/schema.js';
 import { type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
 import { parseInput, withoutNullish } from '../validation.js';
-import type { CompletionEvent, CompletionEventLog, NewCompletionEvent } from './events.js';
+import {
+  CANCELLED,
+  type CompletionEvent,
+  type CompletionEventLog,
+  type NewCompletionEvent,
+  terminalOf,
+} from './events.js';
 import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
-import type { CompletionStore, Lease } from './store.js';
+import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
 import type { ResponseFormatInput, StructuredOutput, StructuredOutputs } from './structured-output.js';
+import { wholeToolPairs } from './tool-pairs.js';
 import { addUsage, usageColumns } from './usage-meter.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {
@@ -62,8 +70,6 @@ interface ActiveRun {
   content: () => string;
 }
 
-const CANCELLED: CompletionErrorRecord = { code: 'CANCELLED', message: 'The completion was cancelled' };
-
 /**
  * Runs completions: stores the user message first, asks the model, relays what arrives as events, and stores
  * the outcome (the assistant message, PARTIAL if cut short, and the completion's usage, cost and timings).
@@ -79,6 +85,8 @@ export class CompletionService {
       conversations: ConversationStore;
       context: ContextManager;
       completions: CompletionStore;
+      /** For the transaction that starts a completion (the stores' writes share it). */
+      db: Pick<Db, 'transaction'>;
       events: CompletionEventLog;
       openai: OpenAIService;
       functions: FunctionService;
@@ -114,16 +122,23 @@ export class CompletionService {
     const settings = { ...settingsOf(conversation), ...overrides };
     checkModelSettings(this.deps.models.get(settings.model), overrides, settings.reasoningEffort);
 
-    const { row, created } = await this.deps.completions.create({
-      ownerId,
-      conversationId: conversation.id,
-      model: settings.model,
-      idempotencyKey,
-      lease: this.deps.lease,
+    // One transaction: a failure or a crash between the two writes must not leave a completion holding the
+    // idempotency key without its user message (a retry would get it back, and the message would be lost).
+    const { row, created } = await this.deps.db.transaction(async (tx) => {
+      const { lease } = this.deps;
+      const fields = {
+        ownerId,
+        conversationId: conversation.id,
+        model: settings.model,
+        idempotencyKey,
+        lease,
+      };
+      const started = await this.deps.completions.create(fields, tx);
+      const message = { role: 'user' as const, content, completionId: started.row.id };
+      if (started.created) await this.deps.conversations.append(conversation, message, tx);
+      return started;
     });
     if (!created) return row;
-
-    await this.deps.conversations.append(conversation, { role: 'user', content, completionId: row.id });
     const controller = new AbortController();
     const running: CompletionRun = {
       completion: row,
@@ -160,7 +175,7 @@ export class CompletionService {
     if (run) return run.done;
     if (completion.status !== 'running') return completion;
     return new Promise((resolve, reject) => {
-      const events = this.deps.events.follow(completion.id, 0, new AbortController().signal);
+      const events = this.follow(completion.id, 0, new AbortController().signal);
       void (async () => {
         for await (const _event of events) {
           // drain to the terminal event
@@ -183,7 +198,7 @@ export class CompletionService {
     if (completion.status !== 'running') return completion;
     this.deps.events.requestCancel(completionId);
     const timeout = AbortSignal.timeout(this.deps.remoteCancelTimeoutMs);
-    for await (const _event of this.deps.events.follow(completionId, 0, timeout)) {
+    for await (const _event of this.follow(completionId, 0, timeout)) {
       // drain to the terminal event
     }
     return (await this.deps.completions.get(completionId)) ?? completion;
@@ -231,13 +246,26 @@ export class CompletionService {
     const run = this.runs.get(completionId);
     if (run) run.watchers += 1;
     try {
-      yield* this.deps.events.follow(completionId, afterSeq, signal);
+      yield* this.follow(completionId, afterSeq, signal);
     } finally {
       if (run) {
         run.watchers -= 1;
         if (run.watchers === 0 && run.cancelWhenUnwatched) run.controller.abort();
       }
     }
+  }
+
+  /**
+   * The event log's follow, which asks the database when it hears nothing: a completion that ended on an instance
+   * that died before announcing it gets its terminal event from the stored outcome instead of never ending.
+   */
+  private follow(completionId: string, afterSeq: number, signal: AbortSignal) {
+    return this.deps.events.follow(completionId, afterSeq, signal, async (last) => {
+      if (this.runs.has(completionId)) return undefined;
+      const row = await this.deps.completions.get(completionId);
+      if (!row || row.status === 'running') return undefined;
+      return { ...terminalOf(row), seq: last + 1, completionId } as CompletionEvent;
+    });
   }
 
   /** Waits for running completions up to `graceMs`, then cancels the rest and waits for them to be stored. */
@@ -260,8 +288,8 @@ export class CompletionService {
    * `maxSteps` requests; then store the answer and the completion's totals.
    */
   private async execute(run: CompletionRun): Promise<CompletionRow> {
-    const { conversations, completions, events } = this.deps;
-    const { completion, conversation, progress } = run;
+    const { events } = this.deps;
+    const { completion, progress } = run;
     const elapsed = () => Math.round(performance.now() - progress.started);
     try {
       let reply = await this.step(run, 1);
@@ -276,19 +304,18 @@ export class CompletionService {
         }
         reply = await this.step(run, step);
       }
-      const message = await conversations.append(conversation, {
-        role: 'assistant',
+      const { usage } = progress;
+      const answer = {
+        role: 'assistant' as const,
         content: reply.content || null,
         refusal: reply.refusal || null,
         completionId: completion.id,
-      });
-      run.content = '';
-      run.replyId = message.id;
+      };
+      // Stored with the outcome even when it fails its responseFormat (then FAILED, in the catch below).
+      run.answer = answer;
       const parsed = run.structured && !reply.refusal ? run.structured.parse(reply.content) : null;
-      const { usage } = progress;
-      const row = await completions.finish(completion.id, {
+      const row = await this.conclude(run, answer, {
         status: 'completed',
-        messageId: message.id,
         parsed,
         finishReason: reply.finishReason,
         cached: reply.cached,
@@ -296,33 +323,59 @@ export class CompletionService {
         latencyMs: elapsed(),
         timeToFirstTokenMs: progress.firstTokenMs,
       });
+      if (!row) return this.current(completion);
       events.append(completion.id, { kind: 'done', finishReason: reply.finishReason, usage });
       return row;
     } catch (caught) {
       const cancelled = run.signal.aborted;
       const error = cancelled ? CANCELLED : errorRecord(caught);
       if (!cancelled && !(caught instanceof AppError)) run.logger.error({ err: caught }, 'completion failed');
+      let swept = false;
       try {
         const partial = run.content
-          ? await conversations.append(conversation, {
-              role: 'assistant',
+          ? {
+              role: 'assistant' as const,
               content: run.content,
-              status: 'partial',
+              status: 'partial' as const,
               completionId: completion.id,
-            })
+            }
           : null;
-        return await completions.finish(completion.id, {
+        const row = await this.conclude(run, run.answer ?? partial, {
           status: cancelled ? 'cancelled' : 'failed',
-          messageId: partial?.id ?? run.replyId ?? null,
           error,
           ...usageColumns(this.deps.models.get(run.settings.model), progress.usage),
           latencyMs: elapsed(),
           timeToFirstTokenMs: progress.firstTokenMs,
         });
+        swept = row === null;
+        return row ?? (await this.current(completion));
       } finally {
-        events.append(completion.id, { kind: 'failed', error });
+        if (!swept) events.append(completion.id, { kind: 'failed', error });
       }
     }
+  }
+
+  /**
+   * Stores a run's outcome and its reply (if any) in one transaction, unless a lease sweep ended the run first
+   * (another instance took this one for dead): then nothing is written and the sweep's outcome and terminal
+   * event stand (null).
+   */
+  private async conclude(
+    run: CompletionRun,
+    reply: NewMessage | null,
+    outcome: CompletionOutcome,
+  ): Promise<CompletionRow | null> {
+    const { completions, conversations, lease } = this.deps;
+    return this.deps.db.transaction(async (tx) => {
+      const row = await completions.finishHeld(run.completion.id, lease, outcome, tx);
+      if (!row || !reply) return row;
+      const message = await conversations.append(run.conversation, reply, tx);
+      return completions.finish(row.id, { messageId: message.id }, tx);
+    });
+  }
+
+  private async current(completion: CompletionRow): Promise<CompletionRow> {
+    return (await this.deps.completions.get(completion.id)) ?? completion;
   }
 
   /** One upstream request: relays what arrives as events and returns the reply; usage adds up in `run`. */
@@ -341,7 +394,7 @@ export class CompletionService {
     const request: ChatRequest = {
       ...run.settings,
       ...toolsForStep(run.offer, step),
-      messages: context.map(toMessageParam),
+      messages: wholeToolPairs(context).map(toMessageParam),
       promptTokens: fitted.tokenCount + fitted.toolTokens,
       cache: run.cache,
       responseFormat: run.structured?.wire,
@@ -442,8 +495,8 @@ interface CompletionRun {
   progress: { started: number; firstTokenMs: number | null; usage: Usage };
   /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */
   content: string;
-  /** The final reply once stored (a reply that fails its responseFormat is kept). */
-  replyId?: string;
+  /** The final reply, once the model gave it (a reply that fails its responseFormat is kept). */
+  answer?: NewMessage;
 }
 
 interface StepReply {
@@ -471,19 +524,7 @@ function* storedEvents(
 ): Generator<CompletionEvent> {
   const base = { completionId: completion.id };
   const replay: NewCompletionEvent[] = content ? [{ kind: 'content', text: content }] : [];
-  replay.push(
-    completion.status === 'completed'
-      ? {
-          kind: 'done',
-          finishReason: completion.finishReason ?? 'stop',
-          usage: {
-            promptTokens: completion.promptTokens,
-            completionTokens: completion.completionTokens,
-            estimated: completion.usageEstimated,
-          },
-        }
-      : { kind: 'failed', error: completion.error ?? CANCELLED },
-  );
+  replay.push(terminalOf(completion));
   for (const [index, event] of replay.entries()) {
     if (index + 1 > afterSeq) yield { ...event, ...base, seq: index + 1 } as CompletionEvent;
   }

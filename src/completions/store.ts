@@ -35,15 +35,18 @@ export class CompletionStore {
    * Inserts a RUNNING completion. With an idempotency key, a second call with the same key gets the first row
    * back (`created: false`) instead, so a retried request never runs twice, even across instances.
    */
-  async create(input: {
-    ownerId: string;
-    conversationId: string;
-    model: string;
-    idempotencyKey?: string | null;
-    lease: Lease;
-  }): Promise<{ row: CompletionRow; created: boolean }> {
+  async create(
+    input: {
+      ownerId: string;
+      conversationId: string;
+      model: string;
+      idempotencyKey?: string | null;
+      lease: Lease;
+    },
+    db: Pick<Db, 'insert' | 'select'> = this.db,
+  ): Promise<{ row: CompletionRow; created: boolean }> {
     const { lease, ...fields } = input;
-    const [row] = await this.db
+    const [row] = await db
       .insert(completions)
       .values({
         id: randomUUID(),
@@ -56,7 +59,7 @@ export class CompletionStore {
       .onConflictDoNothing({ target: [completions.ownerId, completions.idempotencyKey] })
       .returning();
     if (row) return { row, created: true };
-    const [existing] = await this.db
+    const [existing] = await db
       .select()
       .from(completions)
       .where(
@@ -69,8 +72,12 @@ export class CompletionStore {
     return { row: existing, created: false };
   }
 
-  async finish(id: string, outcome: CompletionOutcome): Promise<CompletionRow> {
-    const [row] = await this.db
+  async finish(
+    id: string,
+    outcome: CompletionOutcome,
+    db: Pick<Db, 'update'> = this.db,
+  ): Promise<CompletionRow> {
+    const [row] = await db
       .update(completions)
       .set({ ...outcome, finishedAt: new Date() })
       .where(eq(completions.id, id))
@@ -79,15 +86,30 @@ export class CompletionStore {
     return row;
   }
 
+  /**
+   * Ends a run this instance still holds (RUNNING under its lease); null, writing nothing, when a lease sweep
+   * ended it first.
+   */
+  async finishHeld(
+    id: string,
+    lease: Lease,
+    outcome: CompletionOutcome,
+    db: Pick<Db, 'update'> = this.db,
+  ): Promise<CompletionRow | null> {
+    const [row] = await db
+      .update(completions)
+      .set({ ...outcome, finishedAt: new Date() })
+      .where(held(id, lease))
+      .returning();
+    return row ?? null;
+  }
+
   /** Extends the leases of this instance's running completions, saving each one's reply so far. */
   async renewLeases(lease: Lease, runs: { id: string; partialContent: string }[]): Promise<void> {
     const leaseExpiresAt = new Date(Date.now() + lease.ms);
     await Promise.all(
       runs.map(({ id, partialContent }) =>
-        this.db
-          .update(completions)
-          .set({ leaseExpiresAt, partialContent })
-          .where(and(eq(completions.id, id), eq(completions.status, 'running'))),
+        this.db.update(completions).set({ leaseExpiresAt, partialContent }).where(held(id, lease)),
       ),
     );
   }
@@ -108,4 +130,13 @@ export class CompletionStore {
     const [row] = await this.db.select().from(completions).where(eq(completions.id, id));
     return row ?? null;
   }
+}
+
+/** A completion still RUNNING under this instance's lease (not yet taken by a sweep). */
+function held(id: string, lease: Lease) {
+  return and(
+    eq(completions.id, id),
+    eq(completions.status, 'running'),
+    eq(completions.instanceId, lease.instanceId),
+  );
 }

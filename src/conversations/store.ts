@@ -124,8 +124,9 @@ export class ConversationStore {
   async append(
     conversation: Pick<ConversationRow, 'id' | 'model'>,
     message: NewMessage,
+    tx: Pick<Db, 'with'> = this.db,
   ): Promise<MessageRow> {
-    return this.insert(this.db, conversation, message);
+    return this.insert(tx, conversation, message);
   }
 
   /**

@@ -261,6 +261,7 @@ export class Simulator {
           'x-request-id': requestId,
         });
       case 'stall':
+        if (fault.afterChunks !== undefined && record.stream) break;
         if (!(await pause(fault.ms ?? Number.POSITIVE_INFINITY, abort.signal))) return;
         break;
     }
@@ -294,6 +295,7 @@ export class Simulator {
       // Reasoning models report their thinking, part of completion_tokens.
       ...(model.reasoningEfforts ? { completion_tokens_details: { reasoning_tokens: reasoning } } : {}),
     };
+    record.usage = usage;
     const headers: Headers = {
       ...this.rateLimitHeaders(usage.total_tokens, false),
       'x-request-id': requestId,
@@ -309,14 +311,14 @@ export class Simulator {
     const disconnectAfter = fault?.type === 'disconnect' ? fault.afterChunks : undefined;
     if (record.stream) {
       const includeUsage = !this.omitUsage && validated.request.stream_options?.include_usage === true;
-      return this.stream(
-        record,
-        res,
-        streamFrames(response, includeUsage),
-        headers,
-        abort.signal,
+      const stall =
+        fault?.type === 'stall' && fault.afterChunks !== undefined
+          ? { afterChunks: fault.afterChunks, ms: fault.ms ?? Number.POSITIVE_INFINITY }
+          : undefined;
+      return this.stream(record, res, streamFrames(response, includeUsage), headers, abort.signal, {
         disconnectAfter,
-      );
+        stall,
+      });
     }
     const wait = this.latency.firstTokenMs + this.latency.chunkDelayMs * Math.max(0, plan.pieces.length - 1);
     if (!(await pause(wait, abort.signal))) return;
@@ -335,8 +337,9 @@ export class Simulator {
     { frames, contentEnd }: { frames: string[]; contentEnd: number },
     headers: Headers,
     signal: AbortSignal,
-    disconnectAfter: number | undefined,
+    cut: { disconnectAfter?: number; stall?: { afterChunks: number; ms: number } },
   ): Promise<void> {
+    const { disconnectAfter, stall } = cut;
     record.httpStatus = 200;
     res.writeHead(200, {
       ...headers,
@@ -358,8 +361,9 @@ export class Simulator {
       if (!drained) await once(res, 'drain', { signal }).catch(() => undefined);
     };
     for (let i = 0; i < last; i++) {
-      const wait =
+      const paced =
         i === 0 ? this.latency.firstTokenMs : i >= 2 && i < contentEnd ? this.latency.chunkDelayMs : 0;
+      const wait = stall && i === 1 + stall.afterChunks ? paced + stall.ms : paced;
       if (wait > 0) {
         await flush();
         if (!(await pause(wait, signal))) return;

@@ -10,8 +10,15 @@ export const faultSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('server_error'), status: z.number().int().min(500).max(599).optional() }),
   z.object({ type: z.literal('bad_request'), message: z.string().optional() }),
-  /** Accept the request and send nothing for `ms` (then answer normally), or until the client gives up. */
-  z.object({ type: z.literal('stall'), ms: z.number().nonnegative().optional() }),
+  /**
+   * Send nothing for `ms` (then answer normally), or until the client gives up: before the response, or in a
+   * stream after the role chunk and `afterChunks` content chunks (a stall mid-stream).
+   */
+  z.object({
+    type: z.literal('stall'),
+    ms: z.number().nonnegative().optional(),
+    afterChunks: z.number().int().nonnegative().optional(),
+  }),
   /** Streams: send the role chunk and `afterChunks` content chunks, then destroy the socket. JSON: no response. */
   z.object({ type: z.literal('disconnect'), afterChunks: z.number().int().nonnegative() }),
   /** The first tool call of the response carries this raw arguments string (e.g. malformed JSON). */
@@ -71,6 +78,8 @@ export interface SimulatedRequest {
   chunksSent: number;
   headers: IncomingHttpHeaders;
   fault?: Fault;
+  /** The usage of the planned reply (sent in full unless a fault or the client cut it short); absent when refused. */
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
 
 export type SimulatorEvent = 'request' | 'completed' | 'aborted' | 'failed';

@@ -158,7 +158,8 @@ describe.skipIf(!available)('many instances on one PostgreSQL and one Redis', ()
   });
 
   it('ends 20 running streams as COMPLETED or CANCELLED on SIGTERM, storing their messages, and exits 0', async () => {
-    const draining = await spawn({ SHUTDOWN_GRACE_MS: '1000' });
+    // A lease that outlives a loaded machine's stalls: a lapsed lease lets another instance's sweep fail the run.
+    const draining = await spawn({ SHUTDOWN_GRACE_MS: '1000', COMPLETION_LEASE_MS: '5000' });
     // Short replies (about 6 chunks) finish within the grace; long ones (about 27 chunks, 2.7 s) cannot.
     simulator.setLatency({ chunkDelayMs: 100 });
     const client = wsClient(draining.wsUrl);

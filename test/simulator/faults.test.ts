@@ -107,6 +107,25 @@ describe('simulator faults', () => {
     expect(completion.choices[0]?.finish_reason).toBe('stop');
   });
 
+  it('stalls a stream after the given number of content chunks, then finishes it', async () => {
+    ctx.sim.injectFault({ type: 'stall', afterChunks: 2, ms: 150 });
+    const stream = await ctx.client.chat.completions.create({ ...request, stream: true });
+    const arrivals: { content: string | null | undefined; at: number }[] = [];
+    for await (const chunk of stream) {
+      arrivals.push({ content: chunk.choices[0]?.delta.content, at: performance.now() });
+    }
+    const gaps = arrivals.slice(1).map((arrival, i) => arrival.at - (arrivals[i]?.at ?? 0));
+    expect(arrivals.slice(0, 3).map((arrival) => arrival.content)).toEqual(['', 'Simulated', ' reply']);
+    expect(gaps.findIndex((gap) => gap >= 140)).toBe(2);
+    expect(arrivals.at(-1)?.content).toBeUndefined();
+    expect((await ctx.sim.waitFor((r) => r.status === 'completed')).fault).toMatchObject({ type: 'stall' });
+  });
+
+  it('logs the usage of the reply it planned', async () => {
+    const completion = await ctx.client.chat.completions.create(request);
+    expect((await ctx.sim.waitFor((r) => r.status === 'completed')).usage).toEqual(completion.usage);
+  });
+
   it('marks the request aborted when the SDK aborts a stream mid-way', async () => {
     ctx.sim.setLatency({ chunkDelayMs: 60_000 });
     const stream = await ctx.client.chat.completions.create({ ...request, stream: true });
