@@ -89,7 +89,7 @@ async function seedConversation(app: App, ownerId: string, size: number): Promis
       id: randomUUID(),
       conversationId: conversation.id,
       seq,
-      tokenCount: tokens.countMessage(message, MODEL),
+      tokenCount: await tokens.countMessage(message, MODEL),
     });
   }
   for (let start = 0; start < rows.length; start += 1000) {

@@ -102,6 +102,7 @@ export const envSchema = z.object({
     .min(1000)
     .default(10 * 60_000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1_000_000),
+  MAX_MESSAGE_CHARS: z.coerce.number().int().min(1).default(200_000),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(5000),

@@ -111,7 +111,7 @@ export class ContextManager {
     const tools = (request.tools ?? []).flatMap((tool): ToolDefinitionLike[] =>
       tool.type === 'function' ? [{ ...tool.function, parameters: tool.function.parameters ?? {} }] : [],
     );
-    const toolTokens = this.deps.tokens.countTools(tools, request.model);
+    const toolTokens = await this.deps.tokens.countTools(tools, request.model);
     const limit = contextWindow - request.maxTokens - toolTokens;
     if (knownTokenCount !== undefined && knownTokenCount <= limit) {
       return { conversation, removedIds: [], summary: null, tokenCount: knownTokenCount };
@@ -170,7 +170,7 @@ export class ContextManager {
       );
 
     if (strategy === 'summarize') {
-      const overhead = this.deps.tokens.countMessage(
+      const overhead = await this.deps.tokens.countMessage(
         { role: 'system', content: SUMMARY_PREFIX },
         conversation.model,
       );
@@ -301,7 +301,7 @@ export class ContextManager {
       presencePenalty: 0,
       maxTokens,
       messages: prompt,
-      promptTokens: this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
+      promptTokens: await this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
     };
     let text = '';
     for await (const delta of this.deps.openai.deltas(request, false, caller.signal, caller.logger)) {

@@ -12,6 +12,7 @@ import { type Logger, requestIdFrom } from '../observability/logger.js';
 import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
 import { createLoaders } from '../storage/loaders.js';
+import { useInputCheck } from './input-check.js';
 
 /** What the transport hands Yoga: node's request for HTTP, or the graphql-ws connection for WebSockets. */
 export interface ServerContext {
@@ -47,6 +48,7 @@ export function createYogaServer(schema: GraphQLSchema, services: Services, logg
         costLimit: { maxCost: config.GRAPHQL_MAX_COST, onReject: [tagRejection] },
       }),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      useInputCheck(config.MAX_MESSAGE_CHARS),
       useObservability(services.metrics),
       useClientLimits(services.clientLimits),
     ],

@@ -249,14 +249,14 @@ export class Simulator {
         break;
     }
 
-    const validated = validateChatRequest(parsed, this.counter, this.models);
+    const validated = await validateChatRequest(parsed, this.counter, this.models);
     if (isApiError(validated)) {
       return this.reject(record, res, validated, {
         ...this.rateLimitHeaders(0, false),
         'x-request-id': requestId,
       });
     }
-    const plan = planReply(validated, this.counter, {
+    const plan = await planReply(validated, this.counter, {
       replyWords: this.options.replyWords,
       nextToolCallId: () => `call_sim${(++this.toolCallSequence).toString().padStart(16, '0')}`,
       toolArgumentsOverride: fault?.type === 'tool_arguments' ? fault.arguments : undefined,

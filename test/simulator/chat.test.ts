@@ -67,9 +67,11 @@ describe('simulator chat completions', () => {
     const text = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
     expect(last?.choices).toEqual([]);
     expect(last?.usage).toEqual({
-      prompt_tokens: counter.countRequest({ model: 'gpt-4o', messages }),
-      completion_tokens: counter.countText(text, 'gpt-4o'),
-      total_tokens: counter.countRequest({ model: 'gpt-4o', messages }) + counter.countText(text, 'gpt-4o'),
+      prompt_tokens: await counter.countRequest({ model: 'gpt-4o', messages }),
+      completion_tokens: await counter.countText(text, 'gpt-4o'),
+      total_tokens:
+        (await counter.countRequest({ model: 'gpt-4o', messages })) +
+        (await counter.countText(text, 'gpt-4o')),
     });
   });
 
@@ -88,7 +90,9 @@ describe('simulator chat completions', () => {
       tool_choice: 'none',
     });
     const tools = [{ ...purchaseTool.function }];
-    expect(completion.usage?.prompt_tokens).toBe(counter.countRequest({ model: 'gpt-4', messages, tools }));
+    expect(completion.usage?.prompt_tokens).toBe(
+      await counter.countRequest({ model: 'gpt-4', messages, tools }),
+    );
   });
 
   it('truncates the reply to max_tokens with finish_reason length', async () => {
@@ -97,7 +101,7 @@ describe('simulator chat completions', () => {
     const content = completion.choices[0]?.message.content ?? '';
     expect(content.length).toBeGreaterThan(0);
     expect('Simulated reply to: What is the capital of France?'.startsWith(content)).toBe(true);
-    expect(completion.usage?.completion_tokens).toBe(counter.countText(content, 'gpt-4o'));
+    expect(completion.usage?.completion_tokens).toBe(await counter.countText(content, 'gpt-4o'));
     expect(completion.usage?.completion_tokens).toBeLessThanOrEqual(4);
   });
 
