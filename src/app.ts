@@ -64,7 +64,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const tokens = new TokenCounter(models);
   const principals = new PrincipalStore(database.db);
-  for (const entry of config.API_KEYS) await principals.ensureKey(entry.principal, entry.key, entry.scopes);
+  await principals.syncConfiguredKeys(config.API_KEYS);
   const devPrincipal = config.devMode
     ? await principals.ensurePrincipal(DEV_PRINCIPAL_NAME, ['admin'])
     : null;
