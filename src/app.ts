@@ -27,6 +27,7 @@ import { UpstreamMonitor } from './observability/upstream.js';
 import { UsageService } from './observability/usage.js';
 import { schema } from './schema/index.js';
 import { createHttpServer } from './server/http.js';
+import { OriginPolicy } from './server/origins.js';
 import { createYogaServer } from './server/yoga.js';
 import type { Services } from './services.js';
 import { ShoppingService, ShoppingStore, shoppingFunctions } from './shopping/index.js';
@@ -189,8 +190,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }),
   };
 
-  const yoga = createYogaServer(schema, services, logger);
-  const http = createHttpServer({ yoga, services, logger });
+  const origins = new OriginPolicy(config.devMode, config.CORS_ORIGINS);
+  const yoga = createYogaServer(schema, services, logger, origins);
+  const http = createHttpServer({ yoga, services, logger, origins });
 
   return {
     services,

@@ -13,6 +13,7 @@ import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
 import { createLoaders } from '../storage/loaders.js';
 import { useInputCheck } from './input-check.js';
+import type { OriginPolicy } from './origins.js';
 
 /** What the transport hands Yoga: node's request for HTTP, or the graphql-ws connection for WebSockets. */
 export interface ServerContext {
@@ -25,10 +26,16 @@ export type Yoga = YogaServerInstance<ServerContext, Context>;
 
 export const GRAPHQL_PATH = '/graphql';
 
-export function createYogaServer(schema: GraphQLSchema, services: Services, logger: Logger): Yoga {
+export function createYogaServer(
+  schema: GraphQLSchema,
+  services: Services,
+  logger: Logger,
+  origins: OriginPolicy,
+): Yoga {
   const { config } = services;
   return createYoga<ServerContext, Context>({
     schema,
+    cors: (request) => origins.cors(request),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     graphiql: { title: 'agent-platform', subscriptionsProtocol: 'WS' },
