@@ -24,6 +24,8 @@ export interface ChatRequest {
   promptTokens: number;
   /** Answer from the response cache when possible (default: only at temperature 0). */
   cache?: boolean;
+  /** Whose request it is: the upstream queue serves owners in turn (see UpstreamLimiter). */
+  owner?: string;
 }
 
 export interface Usage {

@@ -333,6 +333,7 @@ export class CompletionService {
       messages: context.map(toMessageParam),
       promptTokens: fitted.tokenCount,
       cache: run.cache,
+      owner: completion.ownerId,
     };
     const toolCalls: ToolCallRecord[] = [];
     let finishReason = 'stop';

@@ -302,6 +302,7 @@ export class ContextManager {
       maxTokens,
       messages: prompt,
       promptTokens: await this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
+      owner: conversation.ownerId,
     };
     let text = '';
     for await (const delta of this.deps.openai.deltas(request, false, caller.signal, caller.logger)) {
