@@ -116,7 +116,15 @@ export class CompletionService {
     });
     if (!created) return row;
 
-    await this.deps.conversations.append(conversation, { role: 'user', content, completionId: row.id });
+    await this.deps.conversations
+      .append(conversation, { role: 'user', content, completionId: row.id })
+      .catch(async (error: unknown) => {
+        // Nothing has run: end the completion now rather than leave it RUNNING until its lease lapses.
+        await this.deps.completions
+          .finish(row.id, { status: 'failed', error: errorRecord(error) })
+          .catch(() => {});
+        throw error;
+      });
     const controller = new AbortController();
     const running: CompletionRun = {
       completion: row,

@@ -1,4 +1,4 @@
-import { count } from 'drizzle-orm';
+import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completions, functionExecutions, messages, transactions } from '../../src/storage/schema.js';
 import { Chat, SendMessage } from '../completions/documents.js';
@@ -147,5 +147,31 @@ describe('MAX_MESSAGE_CHARS', () => {
     await server.data(AddMessage, { input: { conversationId, role: 'USER', content } });
     const { conversation } = await server.data(ConversationMessages, { id: conversationId, last: 1 });
     expect(conversation?.messages.edges[0]?.node.content).toBe(content);
+  });
+});
+
+describe('a user message that fails to store', () => {
+  it('ends its completion FAILED at once instead of leaving it RUNNING', async () => {
+    const { db } = server.app.services.database;
+    // A database-side failure after the completion row is written, as a dropped connection would cause.
+    await db.execute(sql`
+      create function refuse_message() returns trigger language plpgsql as $$
+      begin
+        if new.content = 'refused by the database' then raise exception 'refused'; end if;
+        return new;
+      end $$`);
+    await db.execute(sql`
+      create trigger refuse_message before insert on messages for each row execute function refuse_message()`);
+    try {
+      const { errors } = await server.request(SendMessage, {
+        input: { conversationId, content: 'refused by the database', idempotencyKey: 'refused-once' },
+      });
+      expect(errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      const rows = await db.select().from(completions).where(eq(completions.idempotencyKey, 'refused-once'));
+      expect(rows.map((row) => row.status)).toEqual(['failed']);
+    } finally {
+      await db.execute(sql`drop trigger refuse_message on messages`);
+      await db.execute(sql`drop function refuse_message`);
+    }
   });
 });
