@@ -89,7 +89,7 @@ async function seedConversation(app: App, ownerId: string, size: number): Promis
       id: randomUUID(),
       conversationId: conversation.id,
       seq,
-      tokenCount: tokens.countMessage(message, MODEL),
+      tokenCount: await tokens.countMessage(message, MODEL),
     });
   }
   for (let start = 0; start < rows.length; start += 1000) {
@@ -171,7 +171,7 @@ export async function runContextBench(): Promise<ContextBenchResult> {
         removed: removedIds.length,
         ms: seedTrimMs,
       },
-      countText: countOneMegabyte(app),
+      countText: await countOneMegabyte(app),
     };
   } finally {
     await app.close();
@@ -179,21 +179,21 @@ export async function runContextBench(): Promise<ContextBenchResult> {
 }
 
 /** TokenCounter.countText against tiktoken's own encode on the same 1 MB text (median of alternating runs). */
-function countOneMegabyte(app: App): ContextBenchResult['countText'] {
+async function countOneMegabyte(app: App): Promise<ContextBenchResult['countText']> {
   const sentence = 'The quick brown fox jumps over the lazy dog; naïve café prices rose 12.5% in 2024. ';
   const text = sentence.repeat(Math.ceil(TEXT_BYTES / Buffer.byteLength(sentence))).slice(0, TEXT_BYTES);
   const direct = get_encoding(app.services.models.get(MODEL).encoding);
   const counterSamples: number[] = [];
   const tiktokenSamples: number[] = [];
-  const sample = (into: number[], run: () => unknown) => {
+  const sample = async (into: number[], run: () => unknown) => {
     const started = performance.now();
-    run();
+    await run();
     into.push(performance.now() - started);
   };
   try {
     for (let i = 0; i < 7; i++) {
-      sample(tiktokenSamples, () => direct.encode_ordinary(text).length);
-      sample(counterSamples, () => app.services.tokens.countText(text, MODEL));
+      await sample(tiktokenSamples, () => direct.encode_ordinary(text).length);
+      await sample(counterSamples, () => app.services.tokens.countText(text, MODEL));
     }
   } finally {
     direct.free();

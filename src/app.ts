@@ -31,6 +31,7 @@ import { UpstreamMonitor } from './observability/upstream.js';
 import { UsageService } from './observability/usage.js';
 import { schema } from './schema/index.js';
 import { createHttpServer } from './server/http.js';
+import { OriginPolicy } from './server/origins.js';
 import { TrustedDocuments } from './server/trusted-documents.js';
 import { createYogaServer } from './server/yoga.js';
 import type { Services } from './services.js';
@@ -72,7 +73,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const tokens = new TokenCounter(models);
   const principals = new PrincipalStore(database.db);
-  for (const entry of config.API_KEYS) await principals.ensureKey(entry.principal, entry.key, entry.scopes);
+  await principals.syncConfiguredKeys(config.API_KEYS);
   const devPrincipal = config.devMode
     ? await principals.ensurePrincipal(DEV_PRINCIPAL_NAME, ['admin'])
     : null;
@@ -234,8 +235,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (config.PERSISTED_DOCUMENTS_ONLY && config.devMode) {
     logger.warn('PERSISTED_DOCUMENTS_ONLY is ignored in development mode (no API_KEYS), so GraphiQL works.');
   }
-  const yoga = createYogaServer(schema, services, trustedDocuments, logger);
-  const http = createHttpServer({ yoga, services, trustedDocuments, logger });
+  const origins = new OriginPolicy(config.devMode, config.CORS_ORIGINS);
+  const yoga = createYogaServer(schema, services, trustedDocuments, logger, origins);
+  const http = createHttpServer({ yoga, services, trustedDocuments, logger, origins });
 
   return {
     services,

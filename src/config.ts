@@ -37,6 +37,16 @@ const webhookAllowlistEntry = z.string().transform((entry, ctx) => {
   }
 });
 
+/** An origin as browsers send it (`https://app.example.com`), or `*`. */
+const corsOrigin = z.string().transform((entry, ctx) => {
+  if (entry === '*') return entry;
+  const url = URL.canParse(entry) ? new URL(entry) : null;
+  if (url?.origin && url.origin !== 'null' && url.origin === entry.replace(/\/$/, '').toLowerCase())
+    return url.origin;
+  ctx.addIssue({ code: 'custom', message: `not an origin (scheme://host[:port]): ${entry}` });
+  return z.NEVER;
+});
+
 /** `model:rpm:tpm`: a model with upstream limits of its own (the model id may itself contain colons). */
 const MODEL_RATE_LIMIT = /^(\S+):(\d+):(\d+)$/;
 const modelRateLimit = z
@@ -105,6 +115,8 @@ export const envSchema = z.object({
     .min(1000)
     .default(10 * 60_000),
   MAX_REQUEST_BYTES: z.coerce.number().int().min(1024).default(1_000_000),
+  CORS_ORIGINS: commaList.pipe(z.array(corsOrigin)),
+  MAX_MESSAGE_CHARS: z.coerce.number().int().min(1).default(200_000),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(5000),

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, desc, eq, notInArray } from 'drizzle-orm';
+import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import { apiKeys, principals } from '../storage/schema.js';
 
@@ -9,14 +10,34 @@ export interface Principal {
   scopes: string[];
 }
 
+/** What an admin sees of a key: never the key itself, which exists only as its hash. */
+export interface ApiKeyInfo {
+  id: string;
+  prefix: string;
+  source: 'config' | 'created';
+  principal: Principal;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+export interface ConfiguredKey {
+  principal: string;
+  key: string;
+  scopes: string[];
+}
+
 export const DEV_PRINCIPAL_NAME = 'dev';
 
-const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+/** Enough of a key to tell it apart in a list (`ap_Xy12…`), too little to guess the rest. */
+const prefixOf = (key: string) => key.slice(0, 7);
+const sameScopes = (a: string[], b: string[]) => [...a].sort().join('|') === [...b].sort().join('|');
 
 /** Principals and their API keys; keys are stored only as SHA-256 hashes. */
 export class PrincipalStore {
   constructor(private readonly db: Db) {}
 
+  /** The principal, created with `scopes` if new; configuration is the source of truth for its scopes. */
   async ensurePrincipal(name: string, scopes: string[]): Promise<Principal> {
     const [row] = await this.db
       .insert(principals)
@@ -27,30 +48,107 @@ export class PrincipalStore {
     return { id: row.id, name: row.name, scopes: row.scopes };
   }
 
-  /** Binds a known key (from configuration) to a principal; idempotent across restarts and instances. */
-  async ensureKey(principalName: string, key: string, scopes: string[]): Promise<Principal> {
-    const principal = await this.ensurePrincipal(principalName, scopes);
+  /**
+   * Makes the stored configuration keys exactly the API_KEYS list: each listed key is bound to its principal
+   * (with the listed scopes), and a key that came from API_KEYS but is no longer listed stops working.
+   */
+  async syncConfiguredKeys(keys: ConfiguredKey[]): Promise<void> {
+    for (const { principal: name, key, scopes } of keys) {
+      const principal = await this.ensurePrincipal(name, scopes);
+      await this.db
+        .insert(apiKeys)
+        .values({
+          id: randomUUID(),
+          principalId: principal.id,
+          keyHash: hashKey(key),
+          prefix: prefixOf(key),
+          source: 'config',
+        })
+        .onConflictDoUpdate({
+          target: apiKeys.keyHash,
+          set: { principalId: principal.id, prefix: prefixOf(key), source: 'config' },
+        });
+    }
+    const listed = keys.map(({ key }) => hashKey(key));
     await this.db
-      .insert(apiKeys)
-      .values({ id: randomUUID(), principalId: principal.id, keyHash: hashKey(key) })
-      .onConflictDoUpdate({ target: apiKeys.keyHash, set: { principalId: principal.id } });
-    return principal;
+      .delete(apiKeys)
+      .where(
+        listed.length > 0
+          ? and(eq(apiKeys.source, 'config'), notInArray(apiKeys.keyHash, listed))
+          : eq(apiKeys.source, 'config'),
+      );
   }
 
-  /** Creates a fresh key; the plaintext is returned once and never stored. */
-  async createKey(principalName: string, scopes: string[]): Promise<{ principal: Principal; key: string }> {
+  /**
+   * Creates a fresh key; the plaintext is returned once and never stored. A new principal gets `scopes`
+   * (none when omitted); an existing one keeps its scopes, and asking for different ones is refused rather
+   * than silently changing what its other keys may do.
+   */
+  async createKey(
+    principalName: string,
+    scopes: string[] | null,
+  ): Promise<{ principal: Principal; key: string }> {
+    const [existing] = await this.db.select().from(principals).where(eq(principals.name, principalName));
+    if (existing && scopes !== null && !sameScopes(existing.scopes, scopes)) {
+      throw new AppError(
+        ErrorCode.BAD_USER_INPUT,
+        `input.scopes: principal ${principalName} exists with scopes [${existing.scopes.join(', ')}]; ` +
+          'omit scopes to add a key with those, or use another principal name',
+        { field: 'input.scopes' },
+      );
+    }
+    const principal = existing
+      ? { id: existing.id, name: existing.name, scopes: existing.scopes }
+      : await this.ensurePrincipal(principalName, scopes ?? []);
     const key = `ap_${randomBytes(24).toString('base64url')}`;
-    const principal = await this.ensureKey(principalName, key, scopes);
+    await this.db.insert(apiKeys).values({
+      id: randomUUID(),
+      principalId: principal.id,
+      keyHash: hashKey(key),
+      prefix: prefixOf(key),
+      source: 'created',
+    });
     return { principal, key };
   }
 
-  async authenticate(key: string): Promise<Principal | null> {
-    const [row] = await this.db
-      .select({ id: principals.id, name: principals.name, scopes: principals.scopes })
+  /** Every key, newest first; or the one with `id`. */
+  async listKeys(id?: string): Promise<ApiKeyInfo[]> {
+    const rows = await this.db
+      .select({ key: apiKeys, principal: principals })
       .from(apiKeys)
       .innerJoin(principals, eq(apiKeys.principalId, principals.id))
+      .where(id === undefined ? undefined : eq(apiKeys.id, id))
+      .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
+    return rows.map(({ key, principal }) => ({
+      id: key.id,
+      prefix: key.prefix,
+      source: key.source,
+      createdAt: key.createdAt,
+      lastUsedAt: key.lastUsedAt,
+      principal: { id: principal.id, name: principal.name, scopes: principal.scopes },
+    }));
+  }
+
+  /** Deletes a key; its hash is returned so the caller can drop it from caches. */
+  async revokeKey(id: string): Promise<{ info: ApiKeyInfo; keyHash: string }> {
+    const [info] = await this.listKeys(id);
+    const [deleted] = await this.db.delete(apiKeys).where(eq(apiKeys.id, id)).returning();
+    if (!info || !deleted) throw notFound('ApiKey', id);
+    return { info, keyHash: deleted.keyHash };
+  }
+
+  /** The key's principal, recording when it was used; null for an unknown or revoked key. */
+  async authenticate(key: string): Promise<Principal | null> {
+    const [used] = await this.db
+      .update(apiKeys)
+      .set({ lastUsedAt: new Date() })
       .where(eq(apiKeys.keyHash, hashKey(key)))
-      .limit(1);
+      .returning({ principalId: apiKeys.principalId });
+    if (!used) return null;
+    const [row] = await this.db
+      .select({ id: principals.id, name: principals.name, scopes: principals.scopes })
+      .from(principals)
+      .where(eq(principals.id, used.principalId));
     return row ?? null;
   }
 }

@@ -21,6 +21,8 @@ export interface ChatRequest extends WireRequest {
   promptTokens: number;
   /** Answer from the response cache when possible (default: only at temperature 0). */
   cache?: boolean;
+  /** Whose request it is: the upstream queue serves owners in turn (see UpstreamLimiter). */
+  owner?: string;
 }
 
 export type { Usage } from './usage-meter.js';
@@ -122,7 +124,7 @@ export class OpenAIService {
       failure = error;
       throw error;
     } finally {
-      const usage = meter?.usage() ?? null;
+      const usage = (await meter?.usage()) ?? null;
       call.end(failure, usage);
       if (usage) onUsage?.(usage);
     }
@@ -194,7 +196,7 @@ export class OpenAIService {
       throw toAppError(error);
     } finally {
       // The reservation is corrected by the usage, reported or estimated, also for a stream cut short.
-      const usage = meter.usage();
+      const usage = await meter.usage();
       await settle?.(usage ? usage.promptTokens + usage.completionTokens : undefined);
     }
   }

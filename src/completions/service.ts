@@ -398,6 +398,7 @@ export class CompletionService {
       promptTokens: fitted.tokenCount + fitted.toolTokens,
       cache: run.cache,
       responseFormat: run.structured?.wire,
+      owner: completion.ownerId,
     };
     const toolCalls: ToolCallRecord[] = [];
     let finishReason = 'stop';

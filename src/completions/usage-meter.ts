@@ -60,13 +60,13 @@ export class UsageMeter {
    * Reported usage, else the estimate of what was sent and generated; null when the request used nothing. A
    * report of zero tokens (some servers send one rather than none) counts as no report: no prompt is empty.
    */
-  usage(): Usage | null {
+  async usage(): Promise<Usage | null> {
     if (this.reported && this.reported.promptTokens + this.reported.completionTokens > 0)
       return this.reported;
     if (!this.answered) return null;
     return {
       promptTokens: this.request.promptTokens,
-      completionTokens: this.tokens.completionTokens(
+      completionTokens: await this.tokens.completionTokens(
         this.text || null,
         this.toolCalls.filter(Boolean),
         this.request.model,

@@ -108,7 +108,7 @@ export class ContextManager {
     const tools = (request.tools ?? []).flatMap((tool): ToolDefinitionLike[] =>
       tool.type === 'function' ? [{ ...tool.function, parameters: tool.function.parameters ?? {} }] : [],
     );
-    const toolTokens = this.deps.tokens.countTools(tools, request.model);
+    const toolTokens = await this.deps.tokens.countTools(tools, request.model);
     const limit = contextWindow - request.maxTokens - toolTokens;
     if (knownTokenCount !== undefined && knownTokenCount <= limit) {
       return { conversation, removedIds: [], summary: null, tokenCount: knownTokenCount, toolTokens };
@@ -168,7 +168,7 @@ export class ContextManager {
       );
 
     if (strategy === 'summarize') {
-      const overhead = this.deps.tokens.countMessage(
+      const overhead = await this.deps.tokens.countMessage(
         { role: 'system', content: SUMMARY_PREFIX },
         conversation.model,
       );

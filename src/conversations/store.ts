@@ -59,6 +59,10 @@ export class ConversationStore {
 
   async create(ownerId: string, input: NewConversation): Promise<ConversationRow> {
     const id = randomUUID();
+    // Counted before the transaction: a long prompt must not hold it (and PGlite's one connection) open.
+    const systemTokens = input.systemPrompt
+      ? await this.tokens.countMessage({ role: 'system', content: input.systemPrompt }, input.settings.model)
+      : 0;
     return this.db.transaction(async (tx) => {
       const [row] = await tx
         .insert(conversations)
@@ -84,7 +88,7 @@ export class ConversationStore {
         seq: 1,
         role: 'system',
         content: input.systemPrompt,
-        tokenCount: this.tokens.countMessage({ role: 'system', content: input.systemPrompt }, row.model),
+        tokenCount: systemTokens,
       });
       return withSeq ?? row;
     });
@@ -159,7 +163,7 @@ export class ConversationStore {
     conversation: Pick<ConversationRow, 'id' | 'model'>,
     message: NewMessage,
   ): Promise<MessageRow> {
-    const tokenCount = this.tokens.countMessage(
+    const tokenCount = await this.tokens.countMessage(
       { ...message, content: message.content ?? message.refusal ?? null },
       conversation.model,
     );

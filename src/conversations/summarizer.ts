@@ -54,7 +54,8 @@ export class Summarizer {
       // A summary needs no deliberation, and a reasoning model's thinking would eat the summary's budget.
       reasoningEffort: this.deps.models.get(conversation.model).reasoningEfforts?.[0] ?? null,
       messages: prompt,
-      promptTokens: this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
+      promptTokens: await this.deps.tokens.countRequest({ model: conversation.model, messages: prompt }),
+      owner: conversation.ownerId,
     };
     let text = '';
     let usage: Usage | undefined;

@@ -79,6 +79,6 @@ export class ResponseCache {
 }
 
 function cacheKey(request: ChatRequest): string {
-  const { promptTokens: _derived, cache: _flag, ...identity } = request;
+  const { promptTokens: _derived, cache: _flag, owner: _queueOnly, ...identity } = request;
   return createHash('sha256').update(JSON.stringify(identity)).digest('base64url');
 }

@@ -8,6 +8,8 @@ export interface GatedRequest {
   /** From the stored per-message counts, not a new tokenization. */
   promptTokens: number;
   maxTokens: number;
+  /** Whose request it is: owners take turns in the queue. */
+  owner?: string;
 }
 
 export interface Admitted<T> {
@@ -39,6 +41,7 @@ export class UpstreamGate {
           request.model,
           request.promptTokens + request.maxTokens,
           signal,
+          request.owner,
         );
         try {
           const { data, response } = await start();

@@ -36,6 +36,7 @@ export interface Reservation {
 }
 
 interface Waiter {
+  owner: string;
   draws: Draw[];
   deadline: number;
   resolve(): void;
@@ -43,9 +44,13 @@ interface Waiter {
 }
 
 interface Queue {
-  waiters: Waiter[];
+  /**
+   * Waiters by owner. The map's order is the turn order: the head is the first owner's oldest waiter, and an
+   * owner just served goes to the back, so owners take turns however many requests each has queued.
+   */
+  lanes: Map<string, Waiter[]>;
   serving: boolean;
-  /** The head is waiting for the buckets to refill: nobody behind it moves until then. */
+  /** The head is waiting for the buckets to refill: nobody else moves until then. */
   blocked: boolean;
   /** The latest wait the buckets reported, the retryAfter hint of a waiter that times out behind the head. */
   lastWaitMs: number;
@@ -53,15 +58,23 @@ interface Queue {
 
 /**
  * Token buckets for requests and tokens per window in front of the model API. A request reserves its estimated
- * tokens (prompt + maxTokens) and one request before it is sent; requests that do not fit wait in a FIFO queue,
- * served head first so a large request is never overtaken forever by small ones.
+ * tokens (prompt + maxTokens) and one request before it is sent; requests that do not fit wait in a queue that
+ * serves owners (principals) in turn, each owner's requests in order: one principal's flood delays another's
+ * request by at most one request per other waiting owner. The head is served before anyone else, so a large
+ * request is never overtaken forever by small ones. Instances sharing Redis share the buckets, each serving
+ * its own queue this way.
  */
 export class UpstreamLimiter {
   private readonly queues = new Map<string, Queue>();
 
   constructor(private readonly options: UpstreamLimiterOptions) {}
 
-  async reserve(model: string, estimatedTokens: number, signal: AbortSignal): Promise<Reservation> {
+  async reserve(
+    model: string,
+    estimatedTokens: number,
+    signal: AbortSignal,
+    owner = '',
+  ): Promise<Reservation> {
     const { requests, tokens } = this.bucketsFor(model);
     const reserved = Math.min(estimatedTokens, tokens.capacity);
     const { buckets, clock, metrics } = this.options;
@@ -69,6 +82,7 @@ export class UpstreamLimiter {
     try {
       await this.enqueue(
         requests.key,
+        owner,
         [
           { bucket: requests, cost: 1 },
           { bucket: tokens, cost: reserved },
@@ -109,11 +123,11 @@ export class UpstreamLimiter {
     };
   }
 
-  private enqueue(scope: string, draws: Draw[], signal: AbortSignal): Promise<void> {
+  private enqueue(scope: string, owner: string, draws: Draw[], signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     let queue = this.queues.get(scope);
     if (!queue) {
-      queue = { waiters: [], serving: false, blocked: false, lastWaitMs: 0 };
+      queue = { lanes: new Map(), serving: false, blocked: false, lastWaitMs: 0 };
       this.queues.set(scope, queue);
     }
     const current = queue;
@@ -122,14 +136,17 @@ export class UpstreamLimiter {
       const leave = () => {
         expiry.abort();
         signal.removeEventListener('abort', onAbort);
-        const index = current.waiters.indexOf(waiter);
-        if (index >= 0) current.waiters.splice(index, 1);
+        const lane = current.lanes.get(owner) ?? [];
+        const index = lane.indexOf(waiter);
+        if (index >= 0) lane.splice(index, 1);
+        if (lane.length === 0) current.lanes.delete(owner);
       };
       const onAbort = () => {
         leave();
         reject(signal.reason);
       };
       const waiter: Waiter = {
+        owner,
         draws,
         deadline: this.options.clock.now() + this.options.maxWaitMs,
         resolve: () => {
@@ -145,13 +162,14 @@ export class UpstreamLimiter {
       // asks the buckets for every waiter at least once, and fails one that cannot be served before its deadline.
       this.options.clock.sleep(this.options.maxWaitMs, expiry.signal).then(
         () => {
-          if (current.blocked && current.waiters[0] !== waiter)
-            waiter.reject(rateLimited(current.lastWaitMs));
+          if (current.blocked && headOf(current) !== waiter) waiter.reject(rateLimited(current.lastWaitMs));
         },
         () => {},
       );
       signal.addEventListener('abort', onAbort, { once: true });
-      current.waiters.push(waiter);
+      const lane = current.lanes.get(owner);
+      if (lane) lane.push(waiter);
+      else current.lanes.set(owner, [waiter]);
       if (!current.serving) void this.serve(scope, current);
     });
   }
@@ -160,16 +178,18 @@ export class UpstreamLimiter {
   private async serve(scope: string, queue: Queue): Promise<void> {
     const { buckets, clock } = this.options;
     queue.serving = true;
-    for (let head = queue.waiters[0]; head; head = queue.waiters[0]) {
+    for (let head = headOf(queue); head; head = headOf(queue)) {
       try {
         const waitMs = await buckets.take(head.draws);
         queue.lastWaitMs = waitMs;
         const now = clock.now();
-        if (waitMs === 0) head.resolve();
-        else if (now + waitMs > head.deadline) head.reject(rateLimited(waitMs));
+        if (waitMs === 0) {
+          head.resolve();
+          takeTurn(queue, head.owner);
+        } else if (now + waitMs > head.deadline) head.reject(rateLimited(waitMs));
         else {
-          for (const waiter of queue.waiters.slice(1)) {
-            if (waiter.deadline <= now) waiter.reject(rateLimited(waitMs));
+          for (const waiter of [...queue.lanes.values()].flat()) {
+            if (waiter !== head && waiter.deadline <= now) waiter.reject(rateLimited(waitMs));
           }
           queue.blocked = true;
           await clock.sleep(waitMs);
@@ -182,6 +202,18 @@ export class UpstreamLimiter {
     queue.serving = false;
     this.queues.delete(scope);
   }
+}
+
+function headOf(queue: Queue): Waiter | undefined {
+  return queue.lanes.values().next().value?.[0];
+}
+
+/** Sends an owner that was just served to the back of the turn order. */
+function takeTurn(queue: Queue, owner: string): void {
+  const lane = queue.lanes.get(owner);
+  if (!lane) return;
+  queue.lanes.delete(owner);
+  queue.lanes.set(owner, lane);
 }
 
 function rateLimited(waitMs: number): AppError {

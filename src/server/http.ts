@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Services } from '../services.js';
+import type { OriginPolicy } from './origins.js';
 import type { TrustedDocuments } from './trusted-documents.js';
 import { connectionParamsAuthorization, GRAPHQL_PATH, type Yoga } from './yoga.js';
 
@@ -32,13 +33,15 @@ interface Routes {
   services: Services;
   trustedDocuments: TrustedDocuments;
   logger: Logger;
+  origins: OriginPolicy;
 }
 
-export function createHttpServer({ yoga, services, trustedDocuments, logger }: Routes): HttpServer {
+export function createHttpServer({ yoga, services, trustedDocuments, logger, origins }: Routes): HttpServer {
   let draining = false;
   const maxBytes = services.config.MAX_REQUEST_BYTES;
 
   const server = createServer((req, res) => {
+    if (!origins.allowsHost(req.headers.host)) return json(res, 403, notLoopbackHost(req.headers.host));
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/metrics') return void services.metrics.serve(req, res, services.config.METRICS_TOKEN);
@@ -66,7 +69,16 @@ export function createHttpServer({ yoga, services, trustedDocuments, logger }: R
     return yoga.handle(req, res);
   });
 
-  const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: maxBytes });
+  const wsServer = new WebSocketServer({
+    server,
+    path: GRAPHQL_PATH,
+    maxPayload: maxBytes,
+    // A refused upgrade is answered 403 before any graphql-ws message.
+    verifyClient: (
+      { origin, req }: { origin?: string; req: IncomingMessage },
+      decide: (allowed: boolean, status?: number) => void,
+    ) => decide(origins.allowsHost(req.headers.host) && origins.allowsOrigin(origin, req.headers.host), 403),
+  });
   const operations = new OperationCount();
   useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
@@ -185,4 +197,15 @@ class OperationCount {
     if (this.open === 0) return Promise.resolve();
     return Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), delay(timeoutMs)]);
   }
+}
+
+function notLoopbackHost(host: string | undefined) {
+  return {
+    errors: [
+      {
+        message: `Development mode (no API_KEYS) answers only loopback Host names, not ${JSON.stringify(host ?? '')}`,
+        extensions: { code: ErrorCode.FORBIDDEN },
+      },
+    ],
+  };
 }

@@ -13,6 +13,8 @@ import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
 import { createLoaders } from '../storage/loaders.js';
 import { graphiqlOptions } from './graphiql.js';
+import { useInputCheck } from './input-check.js';
+import type { OriginPolicy } from './origins.js';
 import type { TrustedDocuments } from './trusted-documents.js';
 
 /** What the transport hands Yoga: node's request for HTTP, or the graphql-ws connection for WebSockets. */
@@ -31,10 +33,12 @@ export function createYogaServer(
   services: Services,
   trustedDocuments: TrustedDocuments,
   logger: Logger,
+  origins: OriginPolicy,
 ): Yoga {
   const { config } = services;
   return createYoga<ServerContext, Context>({
     schema,
+    cors: (request) => origins.cors(request),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
     graphiql: graphiqlOptions(config.API_KEYS.length > 0),
@@ -55,6 +59,7 @@ export function createYogaServer(
         costLimit: { maxCost: config.GRAPHQL_MAX_COST, onReject: [tagRejection] },
       }),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      useInputCheck(config.MAX_MESSAGE_CHARS),
       useObservability(services.metrics),
       useClientLimits(services.clientLimits),
     ],

@@ -84,11 +84,11 @@ export interface ValidatedRequest {
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
 
 /** Rejects what OpenAI rejects (as far as the platform can trip over it), with OpenAI's status, wording and param. */
-export function validateChatRequest(
+export async function validateChatRequest(
   body: unknown,
   counter: TokenCounter,
   models: ModelTable,
-): ValidatedRequest | ApiError {
+): Promise<ValidatedRequest | ApiError> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return apiError(
       400,
@@ -120,7 +120,7 @@ export function validateChatRequest(
 
   const messages = request.messages.map(toMessageLike);
   const tools = (request.tools ?? []).map(toToolLike);
-  const promptTokens = counter.countRequest({ model: request.model, messages, tools });
+  const promptTokens = await counter.countRequest({ model: request.model, messages, tools });
   const { contextWindow } = models.get(request.model);
   const requested = promptTokens + (request.max_completion_tokens ?? request.max_tokens ?? 0);
   if (requested > contextWindow) {

@@ -39,15 +39,15 @@ export interface PlanOptions {
  * The deterministic "model": tool calls when the last message is the user's and a tool is forced or matches,
  * a summary of the results when the last messages are tool results, otherwise a reply derived from the prompt.
  */
-export function planReply(
+export async function planReply(
   validated: ValidatedRequest,
   counter: TokenCounter,
   options: PlanOptions,
-): ReplyPlan {
+): Promise<ReplyPlan> {
   const { request } = validated;
   const reasoning = options.reasoningTokens ?? 0;
   if (options.refuse) {
-    const completionTokens = reasoning + counter.completionTokens(REFUSAL_TEXT, null, request.model);
+    const completionTokens = reasoning + (await counter.completionTokens(REFUSAL_TEXT, null, request.model));
     return {
       content: null,
       refusal: REFUSAL_TEXT,
@@ -72,11 +72,11 @@ export function planReply(
     }));
     const completionTokens =
       reasoning +
-      counter.completionTokens(
+      (await counter.completionTokens(
         null,
         toolCalls.map((call) => ({ id: call.id, functionName: call.name, arguments: call.arguments })),
         request.model,
-      );
+      ));
     return {
       content: null,
       refusal: null,
@@ -93,7 +93,7 @@ export function planReply(
   const requested = request.max_completion_tokens ?? request.max_tokens ?? undefined;
   const limit = requested === undefined ? undefined : Math.max(0, requested - reasoning);
   const kept =
-    limit === undefined ? allPieces.length : fittingPieces(allPieces, limit, counter, request.model);
+    limit === undefined ? allPieces.length : await fittingPieces(allPieces, limit, counter, request.model);
   const pieces = kept === allPieces.length ? allPieces : allPieces.slice(0, kept);
   const content = pieces === allPieces ? full : pieces.join('');
   return {
@@ -102,7 +102,7 @@ export function planReply(
     pieces,
     toolCalls: [],
     finishReason: pieces === allPieces ? 'stop' : 'length',
-    completionTokens: reasoning + counter.completionTokens(content, null, request.model),
+    completionTokens: reasoning + (await counter.completionTokens(content, null, request.model)),
   };
 }
 
@@ -236,13 +236,18 @@ export function splitWords(text: string): string[] {
 }
 
 /** The longest prefix of pieces whose text fits in `maxTokens` (binary search: counts grow with the prefix). */
-function fittingPieces(pieces: string[], maxTokens: number, counter: TokenCounter, model: string): number {
-  if (counter.countText(pieces.join(''), model) <= maxTokens) return pieces.length;
+async function fittingPieces(
+  pieces: string[],
+  maxTokens: number,
+  counter: TokenCounter,
+  model: string,
+): Promise<number> {
+  if ((await counter.countText(pieces.join(''), model)) <= maxTokens) return pieces.length;
   let low = 0;
   let high = pieces.length - 1;
   while (low < high) {
     const mid = Math.ceil((low + high) / 2);
-    if (counter.countText(pieces.slice(0, mid).join(''), model) <= maxTokens) low = mid;
+    if ((await counter.countText(pieces.slice(0, mid).join(''), model)) <= maxTokens) low = mid;
     else high = mid - 1;
   }
   return low;

@@ -266,7 +266,7 @@ export class Simulator {
         break;
     }
 
-    let validated = validateChatRequest(parsed, this.counter, this.models);
+    let validated = await validateChatRequest(parsed, this.counter, this.models);
     if (!isApiError(validated)) {
       validated = checkModelParameters(body, this.models.get(validated.request.model)) ?? validated;
     }
@@ -280,7 +280,7 @@ export class Simulator {
     }
     const model = this.models.get(validated.request.model);
     const reasoning = reasoningTokens(body, model);
-    const plan = planReply(validated, this.counter, {
+    const plan = await planReply(validated, this.counter, {
       responseFormat,
       refuse: fault?.type === 'refusal',
       replyWords: this.options.replyWords,

@@ -28,6 +28,13 @@ export const apiKeys = pgTable('api_keys', {
     .notNull()
     .references(() => principals.id, { onDelete: 'cascade' }),
   keyHash: text('key_hash').notNull().unique(),
+  /** The key's first characters, enough to tell keys apart in a list; the rest exists only as the hash. */
+  prefix: text('prefix').notNull().default(''),
+  /** `config`: listed in API_KEYS, and revoked at start once no longer listed; `created`: by createApiKey. */
+  source: text('source', { enum: ['config', 'created'] })
+    .notNull()
+    .default('created'),
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
   createdAt: createdAt(),
 });
 

@@ -1,4 +1,6 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { get_encoding, type Tiktoken } from 'tiktoken';
+import { tokenChunks } from './chunks.js';
 import type { Encoding, ModelTable } from './models.js';
 
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
@@ -41,6 +43,9 @@ export const REPLY_PRIMING_TOKENS = 3;
  */
 export const TOKENS_PER_TOOL_CALL = 3;
 
+/** Counting hands the event loop back after this long, so a huge text never stalls other requests. */
+const SLICE_MS = 10;
+
 // Encoders are immutable once built and costly to build (WASM + BPE ranks), so one per encoding for the process.
 const encoders = new Map<Encoding, Tiktoken>();
 
@@ -72,11 +77,19 @@ const ENUM_ITEM = 3;
 /**
  * Token counts for text, messages, tool definitions and whole requests. `countRequest` is the single rule
  * shared by the platform (stored per-message counts) and the simulator (`usage.prompt_tokens`).
+ * Counting is linear in the text (see chunks.ts) and yields to the event loop every SLICE_MS.
  */
 export class TokenCounter {
-  constructor(private readonly models: ModelTable) {}
+  /** When counting last took the event loop, and when it last checked the time (see `encode`). */
+  private sliceStartedAt = 0;
+  private checkedAt = 0;
 
-  countText(text: string, model: string): number {
+  constructor(private readonly models: ModelTable) {
+    // Building an encoder blocks for hundreds of milliseconds: pay it at start, not inside a request.
+    for (const encoding of Object.keys(TOOL_CONSTANTS) as Encoding[]) encoder(encoding);
+  }
+
+  async countText(text: string, model: string): Promise<number> {
     return this.encode(text, this.models.get(model).encoding);
   }
 
@@ -85,24 +98,25 @@ export class TokenCounter {
    * `toolCallId` is not counted: it addresses the result and is not rendered into the model's prompt. Nor is
    * the `name` of a tool message: OpenAI's tool messages have no name field, so it never reaches the wire.
    */
-  countMessage(message: ChatMessageLike, model: string): number {
+  async countMessage(message: ChatMessageLike, model: string): Promise<number> {
     const encoding = this.models.get(model).encoding;
-    let tokens = TOKENS_PER_MESSAGE + this.encode(message.role, encoding);
-    if (message.content) tokens += this.encode(message.content, encoding);
+    let tokens = TOKENS_PER_MESSAGE + (await this.encode(message.role, encoding));
+    if (message.content) tokens += await this.encode(message.content, encoding);
     if (message.name && message.role !== 'tool')
-      tokens += this.encode(message.name, encoding) + TOKENS_PER_NAME;
-    if (message.toolCalls) tokens += this.countToolCalls(message.toolCalls, encoding);
+      tokens += (await this.encode(message.name, encoding)) + TOKENS_PER_NAME;
+    if (message.toolCalls) tokens += await this.countToolCalls(message.toolCalls, encoding);
     return tokens;
   }
 
-  countTools(tools: readonly ToolDefinitionLike[], model: string): number {
+  async countTools(tools: readonly ToolDefinitionLike[], model: string): Promise<number> {
     if (tools.length === 0) return 0;
     const encoding = this.models.get(model).encoding;
     const { funcInit, funcEnd } = TOOL_CONSTANTS[encoding];
     let tokens = funcEnd;
     for (const tool of tools) {
       tokens +=
-        funcInit + this.encode(`${tool.name}:${withoutFinalPeriod(tool.description ?? '')}`, encoding);
+        funcInit +
+        (await this.encode(`${tool.name}:${withoutFinalPeriod(tool.description ?? '')}`, encoding));
       const properties = asRecord(tool.parameters.properties);
       const entries = properties ? Object.entries(properties) : [];
       if (entries.length === 0) continue;
@@ -112,21 +126,21 @@ export class TokenCounter {
         tokens += PROP_KEY;
         if (Array.isArray(schema.enum)) {
           tokens += ENUM_INIT;
-          for (const item of schema.enum) tokens += ENUM_ITEM + this.encode(String(item), encoding);
+          for (const item of schema.enum) tokens += ENUM_ITEM + (await this.encode(String(item), encoding));
         }
         const type = Array.isArray(schema.type) ? schema.type.join(',') : String(schema.type ?? '');
         const description = typeof schema.description === 'string' ? schema.description : '';
-        tokens += this.encode(`${name}:${type}:${withoutFinalPeriod(description)}`, encoding);
+        tokens += await this.encode(`${name}:${type}:${withoutFinalPeriod(description)}`, encoding);
       }
     }
     return tokens;
   }
 
   /** sum(countMessage) + 3 for reply priming + countTools when tools are offered. */
-  countRequest({ model, messages, tools }: CountRequestInput): number {
+  async countRequest({ model, messages, tools }: CountRequestInput): Promise<number> {
     let tokens = REPLY_PRIMING_TOKENS;
-    for (const message of messages) tokens += this.countMessage(message, model);
-    if (tools && tools.length > 0) tokens += this.countTools(tools, model);
+    for (const message of messages) tokens += await this.countMessage(message, model);
+    if (tools && tools.length > 0) tokens += await this.countTools(tools, model);
     return tokens;
   }
 
@@ -134,31 +148,44 @@ export class TokenCounter {
    * Tokens the model generated: tokens(content) + per tool call (3 + tokens(name) + tokens(arguments)),
    * i.e. the assistant message's count without its role wrapper.
    */
-  completionTokens(
+  async completionTokens(
     content: string | null,
     toolCalls: readonly ToolCallLike[] | null | undefined,
     model: string,
-  ): number {
+  ): Promise<number> {
     const encoding = this.models.get(model).encoding;
-    let tokens = content ? this.encode(content, encoding) : 0;
-    if (toolCalls) tokens += this.countToolCalls(toolCalls, encoding);
+    let tokens = content ? await this.encode(content, encoding) : 0;
+    if (toolCalls) tokens += await this.countToolCalls(toolCalls, encoding);
     return tokens;
   }
 
-  private countToolCalls(toolCalls: readonly ToolCallLike[], encoding: Encoding): number {
+  private async countToolCalls(toolCalls: readonly ToolCallLike[], encoding: Encoding): Promise<number> {
     let tokens = 0;
     for (const call of toolCalls) {
       tokens +=
         TOKENS_PER_TOOL_CALL +
-        this.encode(call.functionName, encoding) +
-        this.encode(call.arguments, encoding);
+        (await this.encode(call.functionName, encoding)) +
+        (await this.encode(call.arguments, encoding));
     }
     return tokens;
   }
 
   // encode_ordinary treats `<|endoftext|>` and friends as plain text instead of throwing.
-  private encode(text: string, encoding: Encoding): number {
-    return text.length === 0 ? 0 : encoder(encoding).encode_ordinary(text).length;
+  private async encode(text: string, encoding: Encoding): Promise<number> {
+    let tokens = 0;
+    for (const chunk of tokenChunks(text)) {
+      const now = performance.now();
+      // Checks come well under a millisecond apart while counting holds the loop; a longer gap means other
+      // work ran in between, so this is a fresh slice and needs no extra turn.
+      if (now - this.checkedAt > SLICE_MS) this.sliceStartedAt = now;
+      else if (now - this.sliceStartedAt > SLICE_MS) {
+        await nextTurn();
+        this.sliceStartedAt = performance.now();
+      }
+      tokens += encoder(encoding).encode_ordinary(chunk).length;
+      this.checkedAt = performance.now();
+    }
+    return tokens;
   }
 }
 

@@ -37,7 +37,7 @@ describe('against mock-llm, a server without usage', () => {
     expect(sendMessage.status).toBe('COMPLETED');
     expect(sendMessage.message?.content).toBe('Echo: Hello from the compatibility suite');
     expect(sendMessage.usage).toMatchObject({
-      completionTokens: countText('Echo: Hello from the compatibility suite'),
+      completionTokens: await countText('Echo: Hello from the compatibility suite'),
       estimated: true,
     });
     expect(sendMessage.usage.promptTokens).toBeGreaterThan(0);
@@ -58,7 +58,7 @@ describe('against mock-llm, a server without usage', () => {
     const done = events.at(-1);
     if (done?.__typename !== 'CompletionDone') throw new Error(`ended with ${done?.__typename}`);
     expect(done.completion.usage).toMatchObject({
-      completionTokens: countText(`Echo: ${content}`),
+      completionTokens: await countText(`Echo: ${content}`),
       estimated: true,
     });
   });
@@ -78,7 +78,7 @@ describe('against mock-llm, a server without usage', () => {
     ]);
     expect(sendMessage.message?.content).toBe(TOOL_ANSWER);
     // Both requests count: the call (its name and arguments) and the answer.
-    expect(sendMessage.usage.completionTokens).toBeGreaterThan(countText(TOOL_ANSWER));
+    expect(sendMessage.usage.completionTokens).toBeGreaterThan(await countText(TOOL_ANSWER));
     expect(sendMessage.usage.estimated).toBe(true);
   });
 
@@ -100,6 +100,6 @@ describe('against mock-llm, a server without usage', () => {
     const partial = completion.message?.content ?? '';
     expect(`Echo: ${content}`.startsWith(partial)).toBe(true);
     expect(partial.length).toBeLessThan(`Echo: ${content}`.length);
-    expect(completion.usage).toMatchObject({ completionTokens: countText(partial), estimated: true });
+    expect(completion.usage).toMatchObject({ completionTokens: await countText(partial), estimated: true });
   });
 });

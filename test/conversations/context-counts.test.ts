@@ -89,7 +89,7 @@ describe.each(['gpt-4', 'gpt-4o'])('token counts on %s', (model) => {
     const { promptTokens, stored } = await sendAndCount(createConversation.id, {
       functions: functions.map((fn) => fn.name),
     });
-    const toolTokens = server.app.services.tokens.countTools(
+    const toolTokens = await server.app.services.tokens.countTools(
       functions.map((fn) => ({
         name: fn.name,
         description: fn.description,

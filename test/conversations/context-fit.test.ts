@@ -98,7 +98,7 @@ describe('automatic fit before each completion', () => {
     const content = 'Can I buy a $20 book from Amazon?';
     const prompt =
       (await conversations.tokenCount(first?.conversationId ?? '')) +
-      tokens.countMessage({ role: 'user', content }, 'gpt-4');
+      (await tokens.countMessage({ role: 'user', content }, 'gpt-4'));
     // Without the tool definitions this request would fit exactly; with them the long first question must go.
     const maxTokens = GPT4_WINDOW - prompt;
 

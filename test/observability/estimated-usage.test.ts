@@ -164,7 +164,7 @@ describe('a completion cancelled part-way', () => {
       expect(partial.length).toBeGreaterThan(0);
       const counter = server.app.services.tokens;
       expect(completion.usage).toMatchObject({
-        completionTokens: counter.countText(partial, 'gpt-4.1-mini'),
+        completionTokens: await counter.countText(partial, 'gpt-4.1-mini'),
         estimated: true,
       });
       server.simulator.setOmitUsage(false);

@@ -134,7 +134,7 @@ describe('simulator chat completions', () => {
     const content = completion.choices[0]?.message.content ?? '';
     expect(content.length).toBeGreaterThan(0);
     expect('Simulated reply to: What is the capital of France?'.startsWith(content)).toBe(true);
-    expect(completion.usage?.completion_tokens).toBe(counter.countText(content, 'gpt-4o'));
+    expect(completion.usage?.completion_tokens).toBe(await counter.countText(content, 'gpt-4o'));
     expect(completion.usage?.completion_tokens).toBeLessThanOrEqual(4);
   });
 
