@@ -55,11 +55,12 @@ export class ArgumentValidator {
         received: text,
       };
     }
+    const forbidden = forbiddenKey(value);
+    // Not kept for the record: a value nested too deep would overflow whatever serialises it next.
+    if (forbidden) return { ok: false, error: `arguments ${forbidden}`, received: null };
     const fail = (error: string): ArgumentCheck => ({ ok: false, error, received: value });
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       return fail('arguments must be a JSON object');
-    const forbidden = forbiddenKey(value);
-    if (forbidden) return fail(`arguments ${forbidden}`);
     // ajv removes unknown keys and adds defaults in place: validate a copy so `received` stays as it came.
     const cleaned = structuredClone(value);
     const validate = this.validatorFor(parameters);

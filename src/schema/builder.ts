@@ -3,12 +3,14 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import WithInputPlugin from '@pothos/plugin-with-input';
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { DateTimeResolver } from 'graphql-scalars';
 import type { Principal } from '../auth/index.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Services } from '../services.js';
 import type { Loaders } from '../storage/loaders.js';
+import { decodeNodeId } from './ids.js';
+import { BoundedJSON } from './json.js';
 
 export interface Context {
   principal: Principal | null;
@@ -46,6 +48,7 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    decodeGlobalID: (globalID) => decodeNodeId(globalID, isImplemented),
   },
   withInput: {
     typeOptions: {
@@ -55,8 +58,12 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+function isImplemented(typename: string): boolean {
+  return builder.configStore.hasImplementation(typename);
+}
+
 builder.addScalarType('DateTime', DateTimeResolver);
-builder.addScalarType('JSON', JSONResolver);
+builder.addScalarType('JSON', BoundedJSON);
 
 builder.queryType({ authScopes: { authenticated: true } });
 builder.mutationType({ authScopes: { authenticated: true } });

@@ -51,15 +51,14 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
       );
       return;
     }
-    if (Number(req.headers['content-length'] ?? 0) > maxBytes) {
-      return json(res, 413, {
-        errors: [
-          {
-            message: `Request body is larger than ${maxBytes} bytes (MAX_REQUEST_BYTES)`,
-            extensions: { code: ErrorCode.BAD_USER_INPUT },
-          },
-        ],
-      });
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes) return tooLarge(res, maxBytes);
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
+      // A chunked body announces no size: it is counted as it arrives and handed to Yoga whole.
+      readWithin(req, maxBytes).then(
+        (body) => (body ? yoga.handle(Object.assign(req, { body }), res) : tooLarge(res, maxBytes)),
+        () => res.destroy(),
+      );
+      return;
     }
     return yoga.handle(req, res);
   });
@@ -158,9 +157,38 @@ function parseOrErrors(parseDocument: typeof parse, query: string) {
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json' });
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
+}
+
+function tooLarge(res: ServerResponse, maxBytes: number) {
+  const message = `Request body is larger than ${maxBytes} bytes (MAX_REQUEST_BYTES)`;
+  // The rest of the body is not read: the connection closes after this answer.
+  json(
+    res,
+    413,
+    { errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] },
+    { connection: 'close' },
+  );
+}
+
+/** The whole body, or null as soon as it passes `maxBytes` (reading stops there). */
+function readWithin(req: IncomingMessage, maxBytes: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      resolve(null);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
 
 /** Open graphql-ws operations, so shutdown can wait for the last events of finished streams to go out. */

@@ -3,15 +3,15 @@ import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { ErrorCode } from '../errors.js';
 import { useClientLimits } from '../limits/index.js';
 import { useObservability } from '../observability/graphql-plugin.js';
 import { type Logger, requestIdFrom } from '../observability/logger.js';
 import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
 import { createLoaders } from '../storage/loaders.js';
+import { maskError, tagRejection, useDocumentNestingLimit, useIntrospectionPolicy } from './guards.js';
 
 /** What the transport hands Yoga: node's request for HTTP, or the graphql-ws connection for WebSockets. */
 export interface ServerContext {
@@ -30,7 +30,9 @@ export function createYogaServer(schema: GraphQLSchema, services: Services, logg
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    graphiql: { title: 'agent-platform', subscriptionsProtocol: 'WS' },
+    maskedErrors: { maskError },
+    // GraphiQL needs introspection: both follow GRAPHQL_INTROSPECTION.
+    graphiql: config.introspection ? { title: 'agent-platform', subscriptionsProtocol: 'WS' } : false,
     // The bundled GraphiQL works without reaching a CDN (closed networks, air-gapped installs).
     renderGraphiQL,
     logging: {
@@ -40,12 +42,15 @@ export function createYogaServer(schema: GraphQLSchema, services: Services, logg
       error: (...args) => logger.error(yogaLogEntry(args)),
     },
     plugins: [
+      useDocumentNestingLimit(),
       EnvelopArmorPlugin({
         maxDepth: { n: config.GRAPHQL_MAX_DEPTH, onReject: [tagRejection] },
         maxAliases: { n: config.GRAPHQL_MAX_ALIASES, onReject: [tagRejection] },
         maxTokens: { n: config.GRAPHQL_MAX_TOKENS, onReject: [tagRejection] },
         costLimit: { maxCost: config.GRAPHQL_MAX_COST, onReject: [tagRejection] },
+        maxDirectives: { onReject: [tagRejection] },
       }),
+      useIntrospectionPolicy(config.introspection),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
       useObservability(services.metrics),
       useClientLimits(services.clientLimits),
@@ -83,9 +88,4 @@ function yogaLogEntry(args: unknown[]) {
   const err = args.find((arg) => arg instanceof Error);
   const msg = args.filter((arg) => typeof arg === 'string').join(' ');
   return err ? { err, msg } : { msg, details: args.filter((arg) => typeof arg !== 'string') };
-}
-
-/** graphql-armor's rejections carry no code; a limit exceeded is the client's input to fix. */
-function tagRejection(_context: unknown, error: GraphQLError) {
-  (error.extensions as Record<string, unknown>).code = ErrorCode.BAD_USER_INPUT;
 }

@@ -96,7 +96,9 @@ describe('bad requests get a clear error with a code and write nothing', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'query=%7B__typename%7D',
     });
-    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBe(403);
+    const body = (await response.json()) as { errors: { extensions?: { code?: string } }[] };
+    expect(body.errors[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 });
 
