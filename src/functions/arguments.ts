@@ -1,4 +1,4 @@
-import { Ajv, type RegExpEngine, type ValidateFunction } from 'ajv';
+import { Ajv, type CodeOptions, type ValidateFunction } from 'ajv';
 import { RE2JS } from 're2js';
 
 /** Keys that could reach an object's prototype in a handler that copies or merges its arguments. */
@@ -91,7 +91,7 @@ export class ArgumentValidator {
  * schema can make validation backtrack for seconds on the main thread. A pattern RE2 cannot run that way
  * (backreferences, lookahead) fails to compile, and the schema is refused at registration.
  */
-const linearRegExp: RegExpEngine = Object.assign(
+const linearRegExp: CodeOptions['regExp'] = Object.assign(
   (pattern: string) => RE2JS.compile(RE2JS.translateRegExp(pattern)),
   { code: 're2js' },
 );
