@@ -80,14 +80,38 @@ export function useClientLimits(limits: ClientLimits): Plugin<Context> {
       }
       const end = () => void release().catch(() => undefined);
       return {
-        onSubscribeResult: ({ result }) => {
-          if (!(Symbol.asyncIterator in result)) {
-            end();
-            return;
-          }
-          return { onEnd: end };
+        onSubscribeResult: ({ result, setResult }) => {
+          if (Symbol.asyncIterator in result) setResult(releasingAtEnd(result, end));
+          else end();
         },
       };
     },
+  };
+}
+
+/**
+ * The stream, calling `release` once when it completes, is closed, or fails. Envelop's `onEnd` misses the last:
+ * a subscription whose resolver threw (a refused input, a missing completion) kept its slot for good.
+ */
+function releasingAtEnd<T>(stream: AsyncIterable<T>, release: () => void): AsyncIterableIterator<T> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const settle = <R>(step: Promise<IteratorResult<T, R>>) =>
+    step.then(
+      (result) => {
+        if (result.done) release();
+        return result;
+      },
+      (error: unknown) => {
+        release();
+        throw error;
+      },
+    );
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next: () => settle(iterator.next()),
+    return: (value?: unknown) => settle(iterator.return?.(value) ?? Promise.resolve({ done: true, value })),
+    throw: (error?: unknown) => settle(iterator.throw?.(error) ?? Promise.reject(error)),
   };
 }
