@@ -129,7 +129,9 @@ function releasingAtEnd<T>(stream: AsyncIterable<T>, release: () => void): Async
 function rootFieldCount(document: DocumentNode, operationName: string | null | undefined): number {
   const fragments = new Map(
     document.definitions
-      .filter((definition): definition is FragmentDefinitionNode => definition.kind === Kind.FRAGMENT_DEFINITION)
+      .filter(
+        (definition): definition is FragmentDefinitionNode => definition.kind === Kind.FRAGMENT_DEFINITION,
+      )
       .map((fragment) => [fragment.name.value, fragment]),
   );
   const pending = [...(getOperationAST(document, operationName)?.selectionSet.selections ?? [])];
