@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ExecutionArgs, GraphQLError, parse } from 'graphql';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors.js';
@@ -88,10 +88,13 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
           connectionParams: ctx.connectionParams,
           signal: controller.signal,
         });
-        const document = parseOrErrors(enveloped.parse, payload.query);
+        const document = orErrors(() => enveloped.parse(payload.query), 'GRAPHQL_PARSE_FAILED');
         if (Array.isArray(document)) return document;
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
+        const errors = orErrors(
+          () => enveloped.validate(enveloped.schema, document),
+          'GRAPHQL_VALIDATION_FAILED',
+        );
+        if (errors.length > 0) return coded(errors, 'GRAPHQL_VALIDATION_FAILED');
         const args: ExecutionArgs = {
           schema: enveloped.schema,
           operationName: payload.operationName,
@@ -149,12 +152,23 @@ export function createHttpServer({ yoga, services, logger }: Routes): HttpServer
 /** Yoga's enveloped execute/subscribe, carried to graphql-ws through rootValue as Yoga's guide does. */
 type EnvelopedRoot = Pick<ReturnType<Yoga['getEnveloped']>, 'execute' | 'subscribe'>;
 
-function parseOrErrors(parseDocument: typeof parse, query: string) {
+/**
+ * Runs the parse or validate phase for graphql-ws. A rejection thrown there (a syntax error, graphql-armor's
+ * limits) becomes an error message for the one operation, coded as Yoga codes it over HTTP, instead of an
+ * internal error that closes the whole socket.
+ */
+function orErrors<T>(phase: () => T, code: string): T | GraphQLError[] {
   try {
-    return parseDocument(query);
+    return phase();
   } catch (error) {
-    return [error as GraphQLError];
+    if (!(error instanceof GraphQLError)) throw error;
+    return coded([error], code);
   }
+}
+
+function coded(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  for (const error of errors) (error.extensions as Record<string, unknown>).code ??= code;
+  return [...errors];
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ListConversations } from '../conversations/documents.js';
 import { ExecuteFunction } from '../functions/documents.js';
+import { wsClient } from '../support/clients.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 type Body = { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
@@ -161,5 +162,35 @@ describe('internal errors stay masked whatever NODE_ENV says', () => {
     });
     expect(response.errors?.[0]?.extensions).not.toHaveProperty('originalError');
     expect(JSON.stringify(response)).not.toMatch(/relation|select|does not exist|stack|\.ts:/i);
+  });
+});
+
+describe('over graphql-ws, a refused document is an error for that operation, coded, and the socket stays', () => {
+  let server: TestServer;
+  let client: ReturnType<typeof wsClient>;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { GRAPHQL_MAX_DEPTH: '4' } });
+    client = wsClient(server.wsUrl);
+  });
+  afterAll(async () => {
+    await client.close();
+    await server.close();
+  });
+
+  /** Resolves when the operation completes; rejects with its errors as JSON. */
+  const refusal = (query: string) =>
+    new Promise<void>((resolve, reject) => {
+      client.client.subscribe(
+        { query },
+        { next: () => {}, error: (error) => reject(new Error(JSON.stringify(error))), complete: resolve },
+      );
+    });
+
+  it('a syntax error, a depth beyond the limit, a document nested too deep', async () => {
+    await expect(refusal('subscription { chat(')).rejects.toThrow(/"code":"GRAPHQL_PARSE_FAILED"/);
+    const tooDeep = '{ conversations { edges { node { messages { edges { node { id } } } } } } }';
+    await expect(refusal(tooDeep)).rejects.toThrow(/depth limit of 4.*"code":"BAD_USER_INPUT"/);
+    await expect(refusal(`{ __typename ${'['.repeat(100)} }`)).rejects.toThrow(/"code":"BAD_USER_INPUT"/);
+    await expect(refusal('{ __typename }')).resolves.toBeUndefined();
   });
 });
