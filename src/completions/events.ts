@@ -110,7 +110,9 @@ export class CompletionEventLog {
       const catchUp = async () => {
         const events = await this.replay.read(completionId, last);
         for (const event of events) await deliver(event);
-        if (events.length === 0 && last > 0) {
+        // Nothing after where the client started: it may have started at or past the end, which only the
+        // log's final event tells.
+        if (events.length === 0 && last === afterSeq && last > 0) {
           const final = (await this.replay.read(completionId, 0)).at(-1);
           if (final) await deliver(final);
         }
