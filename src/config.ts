@@ -121,6 +121,12 @@ export const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(5000),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(100).default(50_000),
+  GRAPHQL_INTROSPECTION: optionalString.pipe(
+    z
+      .enum(['true', 'false'])
+      .optional()
+      .transform((value) => (value === undefined ? undefined : value === 'true')),
+  ),
   COMPLETION_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   FUNCTION_WEBHOOK_ALLOWLIST: commaList.pipe(z.array(webhookAllowlistEntry)),
@@ -154,6 +160,8 @@ export type Env = z.input<typeof envSchema>;
 export type Config = z.output<typeof envSchema> & {
   /** True when no API key is configured: every request acts as the local development principal. */
   devMode: boolean;
+  /** Schema introspection and GraphiQL: GRAPHQL_INTROSPECTION, or on in development mode when it is unset. */
+  introspection: boolean;
 };
 
 export class ConfigError extends Error {}
@@ -174,5 +182,5 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (config.PERSISTED_DOCUMENTS_ONLY && config.PERSISTED_DOCUMENTS.length === 0) {
     throw new ConfigError('PERSISTED_DOCUMENTS_ONLY=true needs PERSISTED_DOCUMENTS: no operation could run.');
   }
-  return { ...config, devMode };
+  return { ...config, devMode, introspection: config.GRAPHQL_INTROSPECTION ?? devMode };
 }

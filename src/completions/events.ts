@@ -119,17 +119,28 @@ export class CompletionEventLog {
         queue = queue.then(work).catch((error: unknown) => stop(error as Error));
         return queue;
       };
+      const end = () => {
+        ended = true;
+        stop();
+      };
       const deliver = async (event: CompletionEvent) => {
-        if (ended || event.seq !== last + 1) return;
+        if (ended) return;
+        // The client asked to start at or after the end: nothing is owed, and nothing more can come.
+        if (event.seq <= last && isTerminal(event)) return end();
+        if (event.seq !== last + 1) return;
         last = event.seq;
         await push(event);
-        if (isTerminal(event)) {
-          ended = true;
-          stop();
-        }
+        if (isTerminal(event)) end();
       };
       const catchUp = async () => {
-        for (const event of await this.replay.read(completionId, last)) await deliver(event);
+        const events = await this.replay.read(completionId, last);
+        for (const event of events) await deliver(event);
+        // Nothing after where the client started: it may have started at or past the end, which only the
+        // log's final event tells.
+        if (events.length === 0 && last === afterSeq && last > 0) {
+          const final = (await this.replay.read(completionId, 0)).at(-1);
+          if (final) await deliver(final);
+        }
       };
       const onAbort = () => stop();
       signal.addEventListener('abort', onAbort, { once: true });

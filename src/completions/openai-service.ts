@@ -11,6 +11,7 @@ import {
   toParams,
   type WireRequest,
 } from './parameters.js';
+import { upstreamErrorDetail } from './upstream-errors.js';
 import { type Usage, UsageMeter } from './usage-meter.js';
 
 export interface ChatRequest extends WireRequest {
@@ -193,7 +194,7 @@ export class OpenAIService {
       }
       yield { type: 'finish', reason: finishReason };
     } catch (error) {
-      throw toAppError(error);
+      throw toAppError(error, this.client.apiKey);
     } finally {
       // The reservation is corrected by the usage, reported or estimated, also for a stream cut short.
       const usage = await meter.usage();
@@ -209,16 +210,17 @@ const toUsage = (usage: OpenAI.CompletionUsage): Usage => ({
   reasoningTokens: usage.completion_tokens_details?.reasoning_tokens ?? 0,
 });
 
-/** Maps the SDK's error classes onto the contract's codes; an abort passes through untouched. */
-export function toAppError(error: unknown): unknown {
+/**
+ * Maps the SDK's error classes onto the contract's codes, passing on only the upstream error's own fields
+ * (upstreamErrorDetail); an abort passes through untouched.
+ */
+export function toAppError(error: unknown, apiKey: string): unknown {
   if (error instanceof AppError || error instanceof OpenAI.APIUserAbortError) return error;
   if (error instanceof OpenAI.RateLimitError) {
     return new AppError(
       ErrorCode.UPSTREAM_RATE_LIMITED,
-      `The model API is rate limiting us: ${error.message}`,
-      {
-        retryAfter: retryAfterSeconds(error.headers),
-      },
+      `The model API is rate limiting us: ${upstreamErrorDetail(error, apiKey)}`,
+      { retryAfter: retryAfterSeconds(error.headers) },
     );
   }
   if (error instanceof OpenAI.AuthenticationError || error instanceof OpenAI.PermissionDeniedError) {
@@ -227,17 +229,17 @@ export function toAppError(error: unknown): unknown {
       'The model API refused our credentials (check OPENAI_API_KEY)',
     );
   }
-  if (error instanceof OpenAI.APIError && error.status !== undefined && !isRetryable(error)) {
-    return new AppError(
-      ErrorCode.UPSTREAM_INVALID_REQUEST,
-      `The model API rejected the request: ${error.message}`,
-    );
-  }
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The model API did not answer in time');
   }
+  if (error instanceof OpenAI.APIConnectionError) {
+    return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model API connection failed: ${error.message}`);
+  }
   if (error instanceof OpenAI.APIError) {
-    return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model API failed: ${error.message}`);
+    const detail = upstreamErrorDetail(error, apiKey);
+    return error.status !== undefined && !isRetryable(error)
+      ? new AppError(ErrorCode.UPSTREAM_INVALID_REQUEST, `The model API rejected the request: ${detail}`)
+      : new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model API failed: ${detail}`);
   }
   if (error instanceof Error) {
     return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model API connection failed: ${error.message}`);

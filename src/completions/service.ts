@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ContextManager } from '../conversations/context.js';
 import { type ConversationSettings, checkModelSettings } from '../conversations/settings.js';
 import type { ConversationStore, NewMessage } from '../conversations/store.js';
-import { AppError, ErrorCode, notFound } from '../errors.js';
+import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import {
   type FunctionCallChoice,
   type FunctionService,
@@ -235,6 +235,7 @@ export class CompletionService {
     afterSeq: number,
     signal: AbortSignal,
   ): AsyncGenerator<CompletionEvent> {
+    if (afterSeq < 0) throw badInput('afterSeq', 'must be 0 or more');
     const completion = await this.owned(ownerId, completionId);
     if (completion.status !== 'running' && !(await this.deps.events.exists(completionId))) {
       const message = completion.messageId

@@ -1,4 +1,5 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type CodeOptions, type ValidateFunction } from 'ajv';
+import { RE2JS } from 're2js';
 
 /** Keys that could reach an object's prototype in a handler that copies or merges its arguments. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -16,7 +17,12 @@ export type ArgumentCheck =
  * what its schema declares.
  */
 export class ArgumentValidator {
-  private readonly ajv = new Ajv({ removeAdditional: 'all', useDefaults: true, allErrors: false });
+  private readonly ajv = new Ajv({
+    removeAdditional: 'all',
+    useDefaults: true,
+    allErrors: false,
+    code: { regExp: linearRegExp },
+  });
   /** Compiled validators by schema text: ajv caches by object identity, and stored schemas are fresh objects. */
   private readonly compiled = new Map<string, ValidateFunction>();
 
@@ -55,11 +61,12 @@ export class ArgumentValidator {
         received: text,
       };
     }
+    const forbidden = forbiddenKey(value);
+    // Not kept for the record: a value nested too deep would overflow whatever serialises it next.
+    if (forbidden) return { ok: false, error: `arguments ${forbidden}`, received: null };
     const fail = (error: string): ArgumentCheck => ({ ok: false, error, received: value });
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       return fail('arguments must be a JSON object');
-    const forbidden = forbiddenKey(value);
-    if (forbidden) return fail(`arguments ${forbidden}`);
     // ajv removes unknown keys and adds defaults in place: validate a copy so `received` stays as it came.
     const cleaned = structuredClone(value);
     const validate = this.validatorFor(parameters);
@@ -78,6 +85,16 @@ export class ArgumentValidator {
     return validate;
   }
 }
+
+/**
+ * `pattern` and `patternProperties` run on RE2 (re2js, pure JavaScript): matching is linear in the input, so no
+ * schema can make validation backtrack for seconds on the main thread. A pattern RE2 cannot run that way
+ * (backreferences, lookahead) fails to compile, and the schema is refused at registration.
+ */
+const linearRegExp: CodeOptions['regExp'] = Object.assign(
+  (pattern: string) => RE2JS.compile(RE2JS.translateRegExp(pattern)),
+  { code: 're2js' },
+);
 
 /** Describes the first forbidden key or excessive nesting found in a JSON value, or returns null. */
 export function forbiddenKey(value: unknown, depth = 0): string | null {

@@ -1,3 +1,4 @@
+import { DrizzleQueryError } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -27,7 +28,39 @@ const options = (level: string): pino.LoggerOptions => ({
   level,
   redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   base: { service: 'agent-platform' },
+  // Message contents are for debug only, at every level: failed SQL carries them in its parameters.
+  serializers: level === 'debug' || level === 'trace' ? {} : { err: errorWithoutContent },
 });
+
+/**
+ * pino's error serializer, less what carries stored content: drizzle's failed-query parameters (in the message
+ * and the stack, of the error and of any error it wraps) and PostgreSQL's `detail` (a failing row, in full).
+ */
+function errorWithoutContent(error: unknown): unknown {
+  const serialized = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  if (serialized === error) return error;
+  for (const cause of causes(error)) {
+    if (!(cause instanceof DrizzleQueryError)) continue;
+    const parameters = `\nparams: ${cause.params}`;
+    for (const key of ['message', 'stack'] as const) {
+      const text = serialized[key];
+      if (typeof text === 'string') serialized[key] = text.replaceAll(parameters, '\nparams: [redacted]');
+    }
+  }
+  for (const key of ['params', 'detail']) if (key in serialized) serialized[key] = '[redacted]';
+  return serialized;
+}
+
+/** The error and those it wraps (GraphQL's originalError, the standard cause). */
+function* causes(error: unknown): Generator<unknown> {
+  const seen = new Set<unknown>();
+  for (let current = error; current instanceof Error && !seen.has(current); ) {
+    seen.add(current);
+    yield current;
+    const { originalError, cause } = current as Error & { originalError?: unknown };
+    current = originalError ?? cause;
+  }
+}
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(options(level), destination);

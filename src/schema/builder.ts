@@ -3,12 +3,14 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import WithInputPlugin from '@pothos/plugin-with-input';
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { DateTimeResolver } from 'graphql-scalars';
 import type { Principal } from '../auth/index.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Services } from '../services.js';
 import type { Loaders } from '../storage/loaders.js';
+import { decodeNodeId } from './ids.js';
+import { BoundedJSON } from './json.js';
 
 export interface Context {
   principal: Principal | null;
@@ -46,6 +48,7 @@ export const builder = new SchemaBuilder<{
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
+    decodeGlobalID: (globalID) => decodeNodeId(globalID, isImplemented),
   },
   withInput: {
     typeOptions: {
@@ -55,23 +58,16 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+function isImplemented(typename: string): boolean {
+  return builder.configStore.hasImplementation(typename);
+}
+
 builder.addScalarType('DateTime', DateTimeResolver);
-builder.addScalarType('JSON', JSONResolver, {
-  // Object literals written in a document come out of graphql-scalars without a prototype, which the database
-  // drivers and ajv do not take; values from variables are already plain.
-  parseLiteral: (ast, variables) => toPlainJson(JSONResolver.parseLiteral(ast, variables)),
-});
+builder.addScalarType('JSON', BoundedJSON);
 
 builder.queryType({ authScopes: { authenticated: true } });
 builder.mutationType({ authScopes: { authenticated: true } });
 builder.subscriptionType({ authScopes: { authenticated: true } });
-
-function toPlainJson(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(toPlainJson);
-  if (value !== null && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, toPlainJson(entry)]));
-  return value;
-}
 
 /** The caller's principal id; root types already require `authenticated`, so this only guards the type. */
 export function ownerId(context: Context): string {

@@ -11,3 +11,14 @@ export function decodeId(globalId: string | number, typename: string, field = 'i
   }
   throw badInput(field, `expected a ${typename} ID, got ${JSON.stringify(globalId)}`);
 }
+
+/** node(id) and nodes(ids): an ID this server never issued is the client's mistake, not a schema error. */
+export function decodeNodeId(globalId: string, implemented: (typename: string) => boolean) {
+  try {
+    const decoded = decodeGlobalID(globalId);
+    if (implemented(decoded.typename)) return decoded;
+  } catch {
+    // fall through to the uniform message below
+  }
+  throw badInput('id', `not an ID of this API: ${JSON.stringify(globalId)}`);
+}

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ExecutionArgs, GraphQLError, parse } from 'graphql';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors.js';
@@ -56,15 +57,18 @@ export function createHttpServer({ yoga, services, trustedDocuments, logger, ori
       );
       return;
     }
-    if (Number(req.headers['content-length'] ?? 0) > maxBytes) {
-      return json(res, 413, {
-        errors: [
-          {
-            message: `Request body is larger than ${maxBytes} bytes (MAX_REQUEST_BYTES)`,
-            extensions: { code: ErrorCode.BAD_USER_INPUT },
-          },
-        ],
-      });
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes) return tooLarge(res, maxBytes);
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
+      // A chunked body announces no size: it is counted as it arrives and handed to Yoga whole.
+      readWithin(req, maxBytes).then(
+        // Handed over as a stream: a Buffer would cost whatwg-node an Object.keys over every byte.
+        (body) =>
+          body
+            ? yoga.handle(Object.assign(req, { body: Readable.from([body]) }), res)
+            : tooLarge(res, maxBytes),
+        () => res.destroy(),
+      );
+      return;
     }
     return yoga.handle(req, res);
   });
@@ -104,10 +108,16 @@ export function createHttpServer({ yoga, services, trustedDocuments, logger, ori
           signal: controller.signal,
         });
         // Yoga's persisted-operations plugin sees HTTP and SSE requests only; sockets ask the same store here.
-        const document = parseOrErrors(enveloped.parse, () => trustedDocuments.documentFor(payload));
+        const document = orErrors(
+          () => enveloped.parse(trustedDocuments.documentFor(payload)),
+          'GRAPHQL_PARSE_FAILED',
+        );
         if (Array.isArray(document)) return document;
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
+        const errors = orErrors(
+          () => enveloped.validate(enveloped.schema, document),
+          'GRAPHQL_VALIDATION_FAILED',
+        );
+        if (errors.length > 0) return coded(errors, 'GRAPHQL_VALIDATION_FAILED');
         const args: ExecutionArgs = {
           schema: enveloped.schema,
           operationName: payload.operationName,
@@ -165,18 +175,57 @@ export function createHttpServer({ yoga, services, trustedDocuments, logger, ori
 /** Yoga's enveloped execute/subscribe, carried to graphql-ws through rootValue as Yoga's guide does. */
 type EnvelopedRoot = Pick<ReturnType<Yoga['getEnveloped']>, 'execute' | 'subscribe'>;
 
-/** The document a socket's operation runs, or the errors to answer with (a parse error, an untrusted document). */
-function parseOrErrors(parseDocument: typeof parse, documentText: () => string) {
+/**
+ * Runs the parse or validate phase for graphql-ws. A rejection thrown there (a syntax error, graphql-armor's
+ * limits) becomes an error message for the one operation, coded as Yoga codes it over HTTP, instead of an
+ * internal error that closes the whole socket.
+ */
+function orErrors<T>(phase: () => T, code: string): T | GraphQLError[] {
   try {
-    return parseDocument(documentText());
+    return phase();
   } catch (error) {
-    return [error as GraphQLError];
+    if (!(error instanceof GraphQLError)) throw error;
+    return coded([error], code);
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json' });
+function coded(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  for (const error of errors) (error.extensions as Record<string, unknown>).code ??= code;
+  return [...errors];
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
+}
+
+function tooLarge(res: ServerResponse, maxBytes: number) {
+  const message = `Request body is larger than ${maxBytes} bytes (MAX_REQUEST_BYTES)`;
+  // The rest of the body is not read: the connection closes after this answer.
+  json(
+    res,
+    413,
+    { errors: [{ message, extensions: { code: ErrorCode.BAD_USER_INPUT } }] },
+    { connection: 'close' },
+  );
+}
+
+/** The whole body, or null as soon as it passes `maxBytes` (reading stops there). */
+function readWithin(req: IncomingMessage, maxBytes: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      resolve(null);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
 
 /** Open graphql-ws operations, so shutdown can wait for the last events of finished streams to go out. */

@@ -3,9 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { ErrorCode } from '../errors.js';
 import { useClientLimits } from '../limits/index.js';
 import { useObservability } from '../observability/graphql-plugin.js';
 import { type Logger, requestIdFrom } from '../observability/logger.js';
@@ -13,6 +12,7 @@ import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
 import { createLoaders } from '../storage/loaders.js';
 import { graphiqlOptions } from './graphiql.js';
+import { maskError, tagRejection, useDocumentNestingLimit, useIntrospectionPolicy } from './guards.js';
 import { useInputCheck } from './input-check.js';
 import type { OriginPolicy } from './origins.js';
 import type { TrustedDocuments } from './trusted-documents.js';
@@ -41,7 +41,9 @@ export function createYogaServer(
     cors: (request) => origins.cors(request),
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
-    graphiql: graphiqlOptions(config.API_KEYS.length > 0),
+    maskedErrors: { maskError },
+    // GraphiQL needs introspection: both follow GRAPHQL_INTROSPECTION.
+    graphiql: config.introspection ? graphiqlOptions(config.API_KEYS.length > 0) : false,
     // The bundled GraphiQL works without reaching a CDN (closed networks, air-gapped installs).
     renderGraphiQL,
     logging: {
@@ -52,12 +54,15 @@ export function createYogaServer(
     },
     plugins: [
       ...(trustedDocuments.size > 0 ? [trustedDocuments.plugin()] : []),
+      useDocumentNestingLimit(),
       EnvelopArmorPlugin({
         maxDepth: { n: config.GRAPHQL_MAX_DEPTH, onReject: [tagRejection] },
         maxAliases: { n: config.GRAPHQL_MAX_ALIASES, onReject: [tagRejection] },
         maxTokens: { n: config.GRAPHQL_MAX_TOKENS, onReject: [tagRejection] },
         costLimit: { maxCost: config.GRAPHQL_MAX_COST, onReject: [tagRejection] },
+        maxDirectives: { onReject: [tagRejection] },
       }),
+      useIntrospectionPolicy(config.introspection),
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
       useInputCheck(config.MAX_MESSAGE_CHARS),
       useObservability(services.metrics),
@@ -96,9 +101,4 @@ function yogaLogEntry(args: unknown[]) {
   const err = args.find((arg) => arg instanceof Error);
   const msg = args.filter((arg) => typeof arg === 'string').join(' ');
   return err ? { err, msg } : { msg, details: args.filter((arg) => typeof arg !== 'string') };
-}
-
-/** graphql-armor's rejections carry no code; a limit exceeded is the client's input to fix. */
-function tagRejection(_context: unknown, error: GraphQLError) {
-  (error.extensions as Record<string, unknown>).code = ErrorCode.BAD_USER_INPUT;
 }

@@ -28,6 +28,14 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
+/** Credentials the listed request log never shows (the real key of whoever calls the simulator). */
+const redactedHeaders = (headers: SimulatedRequest['headers']) =>
+  Object.fromEntries(
+    ['authorization', 'api-key', 'cookie']
+      .filter((name) => name in headers)
+      .map((name) => [name, '[redacted]']),
+  );
+
 /** Bodies bigger than this are left out of `GET /_simulator/requests`. */
 const MAX_LOGGED_BODY_BYTES = 16 * 1024;
 /** Zero-delay streams are written in batches of about this size rather than one write per chunk. */
@@ -199,9 +207,10 @@ export class Simulator {
       return sendJson(res, 200, { omit: this.omitUsage });
     }
     if (route === 'GET /_simulator/requests') {
-      const data = this.requests.map(({ body, ...rest }) =>
-        rest.bodyBytes > MAX_LOGGED_BODY_BYTES ? rest : { ...rest, body },
-      );
+      const data = this.requests.map(({ body, headers, ...rest }) => {
+        const listed = { ...rest, headers: { ...headers, ...redactedHeaders(headers) } };
+        return rest.bodyBytes > MAX_LOGGED_BODY_BYTES ? listed : { ...listed, body };
+      });
       return sendJson(res, 200, { data });
     }
     if (route === 'DELETE /_simulator/requests') {

@@ -98,3 +98,37 @@ describe('client streams (CLIENT_MAX_STREAMS)', () => {
     await Promise.all([alice.close(), bob.close()]);
   });
 });
+
+describe('root fields count against CLIENT_RPM one by one', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { API_KEYS: `alice:${ALICE}`, CLIENT_RPM: '4' } });
+  });
+  afterAll(() => server.close());
+
+  /** One mutation sending `count` messages through aliases, as a client trying to slip past the limit would. */
+  const aliasedSends = (conversationId: string, count: number) =>
+    `mutation { ${Array.from({ length: count }, (_, i) => `s${i}: sendMessage(input: {conversationId: "${conversationId}", content: "hi ${i}"}) { id }`).join(' ')} }`;
+
+  async function post(query: string) {
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ALICE}` },
+      body: JSON.stringify({ query }),
+    });
+    return (await response.json()) as { data?: unknown; errors?: { extensions: { code: string } }[] };
+  }
+
+  it('counts 3 aliased sendMessage as 3 operations, and refuses more than a window holds', async () => {
+    const { createConversation } = await server.data(
+      CreateConversation,
+      { input: { title: 'aliases' } },
+      { apiKey: ALICE },
+    );
+    expect((await post(aliasedSends(createConversation.id, 5))).errors?.[0]?.extensions.code).toBe(
+      'BAD_USER_INPUT',
+    );
+    expect((await post(aliasedSends(createConversation.id, 3))).errors).toBeUndefined();
+    expect((await post('{ viewer { id } }')).errors?.[0]?.extensions.code).toBe('RATE_LIMITED');
+  });
+});

@@ -99,8 +99,11 @@ describe('bad requests get a clear error with a code and write nothing', () => {
     const plainGet = await fetch(`${server.url}?query=%7B__typename%7D`);
     for (const response of [formPost, plainGet]) {
       expect(response.status).toBe(403);
-      const body = (await response.json()) as { errors: { message: string }[] };
+      const body = (await response.json()) as {
+        errors: { message: string; extensions?: { code?: string } }[];
+      };
       expect(body.errors[0]?.message).toBe('Required CSRF header(s) not present');
+      expect(body.errors[0]?.extensions?.code).toBe('FORBIDDEN');
     }
     // The same GET with the header a GraphQL client sends is served.
     const withHeader = await fetch(`${server.url}?query=%7B__typename%7D`, {
