@@ -392,11 +392,14 @@ export class CompletionService {
       context.reduce((total, message) => total + message.tokenCount, REPLY_PRIMING_TOKENS),
     );
     if (fitted.removedIds.length > 0) context = await conversations.contextMessages(run.conversation.id);
+    const sent = wholeToolPairs(context);
     const request: ChatRequest = {
       ...run.settings,
       ...toolsForStep(run.offer, step),
-      messages: wholeToolPairs(context).map(toMessageParam),
-      promptTokens: fitted.tokenCount + fitted.toolTokens,
+      messages: sent.map(toMessageParam),
+      // What is sent, by the stored counts: an incomplete tool pair left out is not counted either.
+      promptTokens:
+        sent.reduce((total, message) => total + message.tokenCount, REPLY_PRIMING_TOKENS) + fitted.toolTokens,
       cache: run.cache,
       responseFormat: run.structured?.wire,
       owner: completion.ownerId,

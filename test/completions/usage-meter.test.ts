@@ -7,7 +7,7 @@ const request = { model: 'gpt-4o', promptTokens: 42 };
 
 describe('UsageMeter', () => {
   it('reports nothing for a request the server never answered', async () => {
-    expect(new UsageMeter(tokens, request).usage()).toBeNull();
+    expect(await new UsageMeter(tokens, request).usage()).toBeNull();
   });
 
   it('passes on the usage the server reported', async () => {

@@ -22,7 +22,7 @@ describe.skipIf(!available)('GraphiQL in a browser', () => {
   let browser: Browser;
   beforeAll(async () => {
     server = await startTestServer();
-    keyServer = await startTestServer({ env: { API_KEYS: `walker:${KEY}` } });
+    keyServer = await startTestServer({ env: { API_KEYS: `walker:${KEY}`, GRAPHQL_INTROSPECTION: 'true' } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

@@ -151,7 +151,7 @@ describe('MAX_MESSAGE_CHARS', () => {
 });
 
 describe('a user message that fails to store', () => {
-  it('ends its completion FAILED at once instead of leaving it RUNNING', async () => {
+  it('leaves no completion behind: the completion and its user message are written together or not at all', async () => {
     const { db } = server.app.services.database;
     // A database-side failure after the completion row is written, as a dropped connection would cause.
     await db.execute(sql`
@@ -168,7 +168,8 @@ describe('a user message that fails to store', () => {
       });
       expect(errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
       const rows = await db.select().from(completions).where(eq(completions.idempotencyKey, 'refused-once'));
-      expect(rows.map((row) => row.status)).toEqual(['failed']);
+      // Nothing RUNNING waits for a lease to lapse, and the idempotency key is free for the retry.
+      expect(rows).toEqual([]);
     } finally {
       await db.execute(sql`drop trigger refuse_message on messages`);
       await db.execute(sql`drop function refuse_message`);
