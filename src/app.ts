@@ -64,7 +64,10 @@ const STREAM_SETTLE_MS = 2_000;
 /** The composition root: every service is built here, once, and handed to the transports. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const database = await openDatabase(config.DATABASE_URL, options);
+  const database = await openDatabase(config.DATABASE_URL, {
+    ...options,
+    onIdleConnectionError: (error) => logger.warn({ err: error }, 'an idle database connection failed'),
+  });
   const models = new ModelTable(config.MODEL_TABLE_JSON, (model, fallback) =>
     logger.warn(
       { model, fallback: fallback.id },

@@ -29,6 +29,8 @@ export interface DatabaseOptions {
    * running initdb, which costs seconds; the test suite makes one migrated snapshot per run.
    */
   pgliteSnapshot?: Blob;
+  /** An idle pooled PostgreSQL connection failed (a server restart or failover); the pool replaces it. */
+  onIdleConnectionError?: (error: Error) => void;
 }
 
 const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle');
@@ -46,6 +48,8 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
 
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // Without a listener, node-postgres's 'error' event for an idle client would end the process.
+    pool.on('error', (error) => options.onIdleConnectionError?.(error));
     const client = await pool.connect();
     try {
       await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
