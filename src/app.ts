@@ -4,6 +4,7 @@ import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.
 import { CompletionEventLog } from './completions/events.js';
 import { LeaseKeeper } from './completions/leases.js';
 import { OpenAIService } from './completions/openai-service.js';
+import { ResponseCache } from './completions/response-cache.js';
 import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
 import { StructuredOutputs } from './completions/structured-output.js';
@@ -19,7 +20,6 @@ import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from
 import {
   ClientLimits,
   openLimitStores,
-  ResponseCache,
   RetryPolicy,
   systemClock,
   UpstreamGate,

@@ -1,7 +1,6 @@
 import { type PubSub, Repeater } from 'graphql-yoga';
 import type { CompletionErrorRecord, CompletionRow, FunctionExecutionRow } from '../storage/schema.js';
-import type { Usage } from './openai-service.js';
-import type { ReplayStore } from './transport.js';
+import type { Usage } from './usage-meter.js';
 
 /** One step of a completion as subscribers see it; `seq` starts at 1 and has no gaps. */
 export type CompletionEvent = { seq: number; completionId: string } & (
@@ -41,6 +40,19 @@ export function terminalOf(completion: CompletionRow): NewCompletionEvent {
         },
       }
     : { kind: 'failed', error: completion.error ?? CANCELLED };
+}
+
+/**
+ * Where a completion's events are kept for replay (`completionEvents(afterSeq)`): in this process, or in Redis
+ * so that a client reconnecting to another instance resumes where it left off. Events are stored in seq order;
+ * the event with seq N is the N-th entry.
+ */
+export interface ReplayStore {
+  append(event: CompletionEvent): Promise<void>;
+  /** The stored events with seq > afterSeq, in order. */
+  read(completionId: string, afterSeq: number): Promise<CompletionEvent[]>;
+  exists(completionId: string): Promise<boolean>;
+  close(): void;
 }
 
 /** What instances tell each other: every completion's events, and requests to cancel a run wherever it runs. */

@@ -1,39 +1,14 @@
 import OpenAI from 'openai';
 import { AppError, ErrorCode } from '../errors.js';
-import { isRetryable, type ResponseCache, retryAfterSeconds, type UpstreamGate } from '../limits/index.js';
+import { isRetryable, retryAfterSeconds, type UpstreamGate } from '../limits/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { UpstreamMonitor } from '../observability/upstream.js';
 import type { TokenCounter } from '../tokens/index.js';
-import {
-  isOpenAI,
-  type ParameterPolicy,
-  type TokenLimitSetting,
-  toParams,
-  type WireRequest,
-} from './parameters.js';
+import { isOpenAI, type ParameterPolicy, type TokenLimitSetting, toParams } from './parameters.js';
+import type { ResponseCache } from './response-cache.js';
 import { upstreamErrorDetail } from './upstream-errors.js';
+import type { ChatRequest, UpstreamDelta } from './upstream-types.js';
 import { type Usage, UsageMeter } from './usage-meter.js';
-
-export interface ChatRequest extends WireRequest {
-  /**
-   * The prompt's tokens: the stored per-message counts plus the tool definitions. The rate limiter reserves them
-   * plus maxTokens, and they are the prompt's usage when the server reports none.
-   */
-  promptTokens: number;
-  /** Answer from the response cache when possible (default: only at temperature 0). */
-  cache?: boolean;
-  /** Whose request it is: the upstream queue serves owners in turn (see UpstreamLimiter). */
-  owner?: string;
-}
-
-export type { Usage } from './usage-meter.js';
-
-/** What the model sent, normalised across JSON and SSE responses. */
-export type UpstreamDelta =
-  | { type: 'content'; text: string }
-  | { type: 'toolCall'; index: number; id?: string; functionName?: string; argumentsDelta: string }
-  | { type: 'refusal'; text: string }
-  | { type: 'finish'; reason: string; cached?: boolean };
 
 export interface UpstreamOptions {
   apiKey: string;

@@ -28,10 +28,12 @@ import {
   type NewCompletionEvent,
   terminalOf,
 } from './events.js';
-import type { ChatRequest, OpenAIService, Usage } from './openai-service.js';
+import type { OpenAIService } from './openai-service.js';
 import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
 import type { ResponseFormatInput, StructuredOutput, StructuredOutputs } from './structured-output.js';
 import { wholeToolPairs } from './tool-pairs.js';
+import type { ChatRequest } from './upstream-types.js';
+import type { Usage } from './usage-meter.js';
 import { addUsage, usageColumns } from './usage-meter.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {

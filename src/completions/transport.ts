@@ -1,7 +1,13 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
-import { type CompletionEvent, type CompletionPubSub, type CompletionTopics, isTerminal } from './events.js';
+import {
+  type CompletionEvent,
+  type CompletionPubSub,
+  type CompletionTopics,
+  isTerminal,
+  type ReplayStore,
+} from './events.js';
 
 export interface EventTransport {
   pubSub: CompletionPubSub;
@@ -32,19 +38,6 @@ export function openEventTransport(redis: Redis | null, keyPrefix: string, retai
       await subscriber.quit();
     },
   };
-}
-
-/**
- * Where a completion's events are kept for replay (`completionEvents(afterSeq)`): in this process, or in Redis
- * so that a client reconnecting to another instance resumes where it left off. Events are stored in seq order;
- * the event with seq N is the N-th entry.
- */
-export interface ReplayStore {
-  append(event: CompletionEvent): Promise<void>;
-  /** The stored events with seq > afterSeq, in order. */
-  read(completionId: string, afterSeq: number): Promise<CompletionEvent[]>;
-  exists(completionId: string): Promise<boolean>;
-  close(): void;
 }
 
 /** One process: a map, each completion's entry dropped `retainMs` after its terminal event. */

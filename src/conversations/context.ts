@@ -1,5 +1,5 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import type { ChatRequest } from '../completions/openai-service.js';
+import type { ChatRequest } from '../completions/upstream-types.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';

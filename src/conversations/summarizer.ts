@@ -1,5 +1,7 @@
 import { asc, sql } from 'drizzle-orm';
-import type { ChatRequest, OpenAIService, Usage } from '../completions/openai-service.js';
+import type { OpenAIService } from '../completions/openai-service.js';
+import type { ChatRequest } from '../completions/upstream-types.js';
+import type { Usage } from '../completions/usage-meter.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';
 import { type ConversationRow, type MessageRow, messages } from '../storage/schema.js';

@@ -1,6 +1,6 @@
 export type { BucketStore } from './buckets.js';
-export { type CacheBounds, type CacheStore, ResponseCache } from './cache.js';
-export { ClientLimits, useClientLimits } from './client.js';
+export type { CacheBounds, CacheStore } from './cache.js';
+export { ClientLimits } from './client.js';
 export { type Clock, systemClock } from './clock.js';
 export { UpstreamGate } from './gate.js';
 export { isRetryable, RetryPolicy, retryAfterSeconds } from './retry.js';

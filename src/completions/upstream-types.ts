@@ -1,0 +1,21 @@
+import type { WireRequest } from './parameters.js';
+
+/** What a completion asks of the model API, with what the platform itself needs to know about the request. */
+export interface ChatRequest extends WireRequest {
+  /**
+   * The prompt's tokens: the stored per-message counts plus the tool definitions. The rate limiter reserves them
+   * plus maxTokens, and they are the prompt's usage when the server reports none.
+   */
+  promptTokens: number;
+  /** Answer from the response cache when possible (default: only at temperature 0). */
+  cache?: boolean;
+  /** Whose request it is: the upstream queue serves owners in turn (see UpstreamLimiter). */
+  owner?: string;
+}
+
+/** What the model sent, normalised across JSON and SSE responses. */
+export type UpstreamDelta =
+  | { type: 'content'; text: string }
+  | { type: 'toolCall'; index: number; id?: string; functionName?: string; argumentsDelta: string }
+  | { type: 'refusal'; text: string }
+  | { type: 'finish'; reason: string; cached?: boolean };
