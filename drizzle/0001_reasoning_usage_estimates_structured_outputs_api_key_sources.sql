@@ -3,11 +3,11 @@ CREATE TABLE "summary_requests" (
 	"owner_id" text NOT NULL,
 	"conversation_id" text NOT NULL,
 	"model" text NOT NULL,
-	"prompt_tokens" integer NOT NULL,
-	"completion_tokens" integer NOT NULL,
-	"reasoning_tokens" integer NOT NULL,
-	"usage_estimated" boolean NOT NULL,
-	"cost_usd" double precision NOT NULL,
+	"prompt_tokens" integer DEFAULT 0 NOT NULL,
+	"completion_tokens" integer DEFAULT 0 NOT NULL,
+	"reasoning_tokens" integer DEFAULT 0 NOT NULL,
+	"usage_estimated" boolean DEFAULT false NOT NULL,
+	"cost_usd" double precision DEFAULT 0 NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint

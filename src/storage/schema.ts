@@ -110,6 +110,17 @@ export const messages = pgTable(
   ],
 );
 
+/** What every row that stands for model requests stores of their usage (completions, summary requests). */
+const usageColumns = () => ({
+  promptTokens: integer('prompt_tokens').notNull().default(0),
+  completionTokens: integer('completion_tokens').notNull().default(0),
+  /** Of the completion tokens, those the model spent reasoning (reasoning models report them). */
+  reasoningTokens: integer('reasoning_tokens').notNull().default(0),
+  /** The upstream sent no usage for some of the requests: their tokens are our tiktoken estimate. */
+  usageEstimated: boolean('usage_estimated').notNull().default(false),
+  costUsd: doublePrecision('cost_usd').notNull().default(0),
+});
+
 export type CompletionErrorRecord = { code: string; message: string; retryAfter?: number | null };
 
 export const completions = pgTable(
@@ -128,13 +139,7 @@ export const completions = pgTable(
     finishReason: text('finish_reason'),
     /** Answered by the response cache, without an upstream request. */
     cached: boolean('cached').notNull().default(false),
-    promptTokens: integer('prompt_tokens').notNull().default(0),
-    completionTokens: integer('completion_tokens').notNull().default(0),
-    /** Of the completion tokens, those the model spent reasoning (reasoning models report them). */
-    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
-    /** The upstream sent no usage for some request of the completion: its tokens are our tiktoken estimate. */
-    usageEstimated: boolean('usage_estimated').notNull().default(false),
-    costUsd: doublePrecision('cost_usd').notNull().default(0),
+    ...usageColumns(),
     latencyMs: integer('latency_ms'),
     timeToFirstTokenMs: integer('time_to_first_token_ms'),
     error: jsonb('error').$type<CompletionErrorRecord>(),
@@ -171,11 +176,7 @@ export const summaryRequests = pgTable(
       .notNull()
       .references(() => conversations.id, { onDelete: 'cascade' }),
     model: text('model').notNull(),
-    promptTokens: integer('prompt_tokens').notNull(),
-    completionTokens: integer('completion_tokens').notNull(),
-    reasoningTokens: integer('reasoning_tokens').notNull(),
-    usageEstimated: boolean('usage_estimated').notNull(),
-    costUsd: doublePrecision('cost_usd').notNull(),
+    ...usageColumns(),
     createdAt: createdAt(),
   },
   (table) => [
