@@ -3,13 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.js';
 import { CompletionEventLog } from './completions/events.js';
 import { LeaseKeeper } from './completions/leases.js';
-import { OpenAIService } from './completions/openai-service.js';
-import { ResponseCache } from './completions/response-cache.js';
 import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
 import { StructuredOutputs } from './completions/structured-output.js';
 import { openEventTransport } from './completions/transport.js';
-import { UpstreamModels } from './completions/upstream-models.js';
 import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
 import { defaultSettings, settingsSchema } from './conversations/settings.js';
@@ -17,17 +14,9 @@ import { ConversationStore } from './conversations/store.js';
 import { Summarizer } from './conversations/summarizer.js';
 import { SummaryRequestStore } from './conversations/summary-requests.js';
 import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from './functions/index.js';
-import {
-  ClientLimits,
-  openLimitStores,
-  RetryPolicy,
-  systemClock,
-  UpstreamGate,
-  UpstreamLimiter,
-} from './limits/index.js';
+import { ClientLimits, openLimitStores, systemClock } from './limits/index.js';
 import { createFileLogger, createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { UpstreamMonitor } from './observability/upstream.js';
 import { UsageService } from './observability/usage.js';
 import { schema } from './schema/index.js';
 import { createHttpServer } from './server/http.js';
@@ -40,6 +29,15 @@ import { createSimulator } from './simulator/index.js';
 import { type DatabaseOptions, openDatabase } from './storage/db.js';
 import { connectRedis } from './storage/redis.js';
 import { ModelTable, TokenCounter } from './tokens/index.js';
+import {
+  OpenAIService,
+  ResponseCache,
+  RetryPolicy,
+  UpstreamGate,
+  UpstreamLimiter,
+  UpstreamModels,
+  UpstreamMonitor,
+} from './upstream/index.js';
 
 export interface AppOptions extends DatabaseOptions {
   logger?: Logger;

@@ -1,6 +1,6 @@
 import { type PubSub, Repeater } from 'graphql-yoga';
 import type { CompletionErrorRecord, CompletionRow, FunctionExecutionRow } from '../storage/schema.js';
-import type { Usage } from './usage-meter.js';
+import type { Usage } from '../upstream/index.js';
 
 /** One step of a completion as subscribers see it; `seq` starts at 1 and has no gaps. */
 export type CompletionEvent = { seq: number; completionId: string } & (

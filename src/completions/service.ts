@@ -1,4 +1,3 @@
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import type { ContextManager } from '../conversations/context.js';
 import { type ConversationSettings, checkModelSettings } from '../conversations/settings.js';
@@ -16,10 +15,17 @@ import type {
   CompletionErrorRecord,
   CompletionRow,
   ConversationRow,
-  MessageRow,
   ToolCallRecord,
 } from '../storage/schema.js';
 import { type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
+import {
+  addUsage,
+  type ChatRequest,
+  type OpenAIService,
+  toMessageParam,
+  type Usage,
+  usageColumns,
+} from '../upstream/index.js';
 import { parseInput, withoutNullish } from '../validation.js';
 import {
   CANCELLED,
@@ -28,13 +34,9 @@ import {
   type NewCompletionEvent,
   terminalOf,
 } from './events.js';
-import type { OpenAIService } from './openai-service.js';
 import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
 import type { ResponseFormatInput, StructuredOutput, StructuredOutputs } from './structured-output.js';
 import { wholeToolPairs } from './tool-pairs.js';
-import type { ChatRequest } from './upstream-types.js';
-import type { Usage } from './usage-meter.js';
-import { addUsage, usageColumns } from './usage-meter.js';
 
 export interface SendMessageInput extends Partial<ConversationSettings> {
   conversationId: string;
@@ -560,31 +562,4 @@ function pickSettings(input: Partial<ConversationSettings>): Partial<Conversatio
     presencePenalty,
     reasoningEffort,
   });
-}
-
-export function toMessageParam(message: MessageRow): ChatCompletionMessageParam {
-  const content = message.content ?? '';
-  switch (message.role) {
-    case 'system':
-      return { role: 'system', content, ...(message.name ? { name: message.name } : {}) };
-    case 'user':
-      return { role: 'user', content, ...(message.name ? { name: message.name } : {}) };
-    case 'tool':
-      return { role: 'tool', content, tool_call_id: message.toolCallId ?? '' };
-    case 'assistant':
-      return {
-        role: 'assistant',
-        // A refusal goes back as what the model said, so the model sees its own earlier answer.
-        content: message.content ?? message.refusal,
-        ...(message.toolCalls?.length
-          ? {
-              tool_calls: message.toolCalls.map((call) => ({
-                id: call.id,
-                type: 'function' as const,
-                function: { name: call.functionName, arguments: call.arguments },
-              })),
-            }
-          : {}),
-      };
-  }
 }

@@ -1,10 +1,10 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
-import type { ChatRequest } from '../completions/upstream-types.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';
 import { type ConversationRow, type MessageRow, messages } from '../storage/schema.js';
 import type { ModelTable, TokenCounter, ToolDefinitionLike } from '../tokens/index.js';
+import type { ChatRequest } from '../upstream/index.js';
 import {
   type ContextStrategy,
   type ContextTotals,

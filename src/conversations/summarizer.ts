@@ -1,11 +1,9 @@
 import { asc, sql } from 'drizzle-orm';
-import type { OpenAIService } from '../completions/openai-service.js';
-import type { ChatRequest } from '../completions/upstream-types.js';
-import type { Usage } from '../completions/usage-meter.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';
 import { type ConversationRow, type MessageRow, messages } from '../storage/schema.js';
 import type { ModelTable, TokenCounter } from '../tokens/index.js';
+import type { ChatRequest, OpenAIService, Usage } from '../upstream/index.js';
 import { contextPosition } from './store.js';
 import type { SummaryRequestStore } from './summary-requests.js';
 

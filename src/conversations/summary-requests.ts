@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type Usage, usageColumns } from '../completions/usage-meter.js';
 import type { Db } from '../storage/db.js';
 import { type ConversationRow, summaryRequests } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
+import { type Usage, usageColumns } from '../upstream/index.js';
 
 /** The usage of SUMMARIZE's own model requests, counted against the conversation and its owner. */
 export class SummaryRequestStore {

@@ -71,3 +71,9 @@ export class MemoryBucketStore implements BucketStore {
 function shortfallMs({ bucket, cost }: Draw, level: number): number {
   return level >= cost ? 0 : ((cost - level) * bucket.windowMs) / bucket.capacity;
 }
+
+/** What the limits report (src/observability's Metrics): waits that went on, and refusals. */
+export interface LimitMetrics {
+  rateLimitWaited(limit: string, seconds: number): void;
+  rateLimitRejected(limit: string): void;
+}

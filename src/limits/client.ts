@@ -1,7 +1,6 @@
 import { AppError, ErrorCode } from '../errors.js';
-import type { BucketStore } from './buckets.js';
+import type { BucketStore, LimitMetrics } from './buckets.js';
 import type { StreamSlots } from './streams.js';
-import type { LimitMetrics } from './upstream-limiter.js';
 
 export interface ClientLimitOptions {
   buckets: BucketStore;

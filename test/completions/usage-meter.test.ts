@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UsageMeter } from '../../src/completions/usage-meter.js';
 import { ModelTable, TokenCounter } from '../../src/tokens/index.js';
+import { UsageMeter } from '../../src/upstream/index.js';
 
 const tokens = new TokenCounter(new ModelTable());
 const request = { model: 'gpt-4o', promptTokens: 42 };

@@ -1,7 +1,8 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Clock, RetryPolicy } from '../../src/limits/index.js';
+import type { Clock } from '../../src/limits/index.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
+import { RetryPolicy } from '../../src/upstream/index.js';
 import { CreateConversation } from '../conversations/documents.js';
 import { wsClient } from '../support/clients.js';
 import { startTestServer, type TestServer } from '../support/server.js';

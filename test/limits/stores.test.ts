@@ -2,14 +2,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import {
-  type LimitStores,
-  openLimitStores,
-  type RateLimits,
-  systemClock,
-  UpstreamLimiter,
-} from '../../src/limits/index.js';
+import { type LimitStores, openLimitStores, systemClock } from '../../src/limits/index.js';
 import { Metrics } from '../../src/observability/metrics.js';
+import { type RateLimits, UpstreamLimiter } from '../../src/upstream/index.js';
 import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
 
 /**

@@ -1,7 +1,7 @@
 import { AppError, ErrorCode } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { costUsd, type ModelTable, type TokenUsageLike } from '../tokens/index.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
 
 export interface UpstreamCallStart {
   model: string;

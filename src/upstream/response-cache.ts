@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CacheStore } from '../limits/index.js';
-import type { ChatRequest, UpstreamDelta } from './upstream-types.js';
+import type { ChatRequest, UpstreamDelta } from './types.js';
 
 /**
  * Replies to identical requests (model, messages, tools, settings) from the cache, with no upstream call.

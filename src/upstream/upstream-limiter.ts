@@ -1,6 +1,5 @@
 import { AppError, ErrorCode } from '../errors.js';
-import type { Bucket, BucketStore, Draw } from './buckets.js';
-import type { Clock } from './clock.js';
+import type { Bucket, BucketStore, Clock, Draw, LimitMetrics } from '../limits/index.js';
 
 export interface RateLimits {
   requestsPerWindow: number;
@@ -19,12 +18,6 @@ export interface UpstreamLimiterOptions {
   /** How long a request may queue for capacity before it fails with RATE_LIMITED. */
   maxWaitMs: number;
   metrics: LimitMetrics;
-}
-
-/** What the limits report (src/observability's Metrics): waits that went on, and refusals. */
-export interface LimitMetrics {
-  rateLimitWaited(limit: string, seconds: number): void;
-  rateLimitRejected(limit: string): void;
 }
 
 /** Capacity taken for one upstream request; settle it once the actual usage is known. */

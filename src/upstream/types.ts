@@ -19,3 +19,15 @@ export type UpstreamDelta =
   | { type: 'toolCall'; index: number; id?: string; functionName?: string; argumentsDelta: string }
   | { type: 'refusal'; text: string }
   | { type: 'finish'; reason: string; cached?: boolean };
+
+/** Tokens one upstream request (or a run's requests, added up) used. */
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Of the prompt tokens, those the model API served from its prompt cache (OpenAI reports them). */
+  cachedPromptTokens?: number;
+  /** Of the completion tokens, those a reasoning model spent reasoning (OpenAI reports them). */
+  reasoningTokens?: number;
+  /** Counted by us with tiktoken because the server sent no usage (see UsageMeter). */
+  estimated?: boolean;
+}

@@ -1,15 +1,5 @@
 import { costUsd, type ModelInfo, type TokenCounter, type ToolCallLike } from '../tokens/index.js';
-
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-  /** Of the prompt tokens, those the model API served from its prompt cache (OpenAI reports them). */
-  cachedPromptTokens?: number;
-  /** Of the completion tokens, those a reasoning model spent reasoning (OpenAI reports them). */
-  reasoningTokens?: number;
-  /** Counted by us with tiktoken because the server sent no usage (see UsageMeter). */
-  estimated?: boolean;
-}
+import type { Usage } from './types.js';
 
 /** The part of an upstream delta the meter reads (the OpenAI service's UpstreamDelta fits it). */
 type MeteredDelta =

@@ -1,14 +1,15 @@
 import OpenAI from 'openai';
 import { AppError, ErrorCode } from '../errors.js';
-import { isRetryable, retryAfterSeconds, type UpstreamGate } from '../limits/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { UpstreamMonitor } from '../observability/upstream.js';
 import type { TokenCounter } from '../tokens/index.js';
+import { upstreamErrorDetail } from './errors.js';
+import type { UpstreamGate } from './gate.js';
+import type { UpstreamMonitor } from './monitor.js';
 import { isOpenAI, type ParameterPolicy, type TokenLimitSetting, toParams } from './parameters.js';
 import type { ResponseCache } from './response-cache.js';
-import { upstreamErrorDetail } from './upstream-errors.js';
-import type { ChatRequest, UpstreamDelta } from './upstream-types.js';
-import { type Usage, UsageMeter } from './usage-meter.js';
+import { isRetryable, retryAfterSeconds } from './retry.js';
+import type { ChatRequest, UpstreamDelta, Usage } from './types.js';
+import { UsageMeter } from './usage-meter.js';
 
 export interface UpstreamOptions {
   apiKey: string;

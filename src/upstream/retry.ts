@@ -1,5 +1,5 @@
 import { APIConnectionError, APIError, APIUserAbortError } from 'openai';
-import type { Clock } from './clock.js';
+import type { Clock } from '../limits/index.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt (OPENAI_MAX_RETRIES). */
