@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.js';
 import { CompletionEventLog } from './completions/events.js';
 import { LeaseKeeper } from './completions/leases.js';
+import { CompletionReplay } from './completions/replay.js';
+import { CompletionRunner } from './completions/runner.js';
+import { RunRegistry } from './completions/runs.js';
 import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
 import { StructuredOutputs } from './completions/structured-output.js';
@@ -25,11 +28,11 @@ import { TrustedDocuments } from './server/trusted-documents.js';
 import { createYogaServer } from './server/yoga.js';
 import type { Services } from './services.js';
 import { ShoppingService, ShoppingStore, shoppingFunctions } from './shopping/index.js';
-import { createSimulator } from './simulator/index.js';
 import { type DatabaseOptions, openDatabase } from './storage/db.js';
 import { connectRedis } from './storage/redis.js';
 import { ModelTable, TokenCounter } from './tokens/index.js';
 import {
+  connectUpstream,
   OpenAIService,
   ResponseCache,
   RetryPolicy,
@@ -155,18 +158,37 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     summaryRequests: new SummaryRequestStore(database.db, models),
   });
   const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer });
+  const runs = new RunRegistry(eventLog);
+  const runner = new CompletionRunner({
+    conversations,
+    context,
+    completions: completionStore,
+    db: database.db,
+    events: eventLog,
+    openai,
+    functions,
+    models,
+    lease,
+  });
+  const replay = new CompletionReplay({
+    events: eventLog,
+    completions: completionStore,
+    conversations,
+    runs,
+  });
   const completions = new CompletionService({
     conversations,
     completions: completionStore,
     db: database.db,
     events: eventLog,
-    openai,
-    context,
     functions,
     models,
     settingsSchema: modelSettings.partial(),
     structuredOutputs: new StructuredOutputs(),
     lease,
+    runs,
+    runner,
+    replay,
     remoteCancelTimeoutMs: config.OPENAI_TIMEOUT_MS,
   });
   const leases = new LeaseKeeper({
@@ -174,10 +196,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     completions: completionStore,
     conversations,
     events: eventLog,
-    runs: () => completions.activeRuns(),
+    runs,
     logger,
   });
-  completions.listen(leases);
+  runs.listen(leases);
   // Only after listen(): an await before it let the cancel subscription reach Redis mid-handshake (ioredis then
   // fails its ready check on a connection already in subscriber mode).
   await upstreamModels.start();
@@ -252,7 +274,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     close: async () => {
       http.markDraining();
       logger.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'draining running completions');
-      await completions.drain(config.SHUTDOWN_GRACE_MS);
+      await runs.drain(config.SHUTDOWN_GRACE_MS);
       leases.stop();
       upstreamModels.stop();
       logger.info('closing connections');
@@ -266,24 +288,4 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logFile?.close();
     },
   };
-}
-
-/**
- * The model API: OpenAI (or OPENAI_BASE_URL) when configured, otherwise the built-in simulator in-process, so a
- * fresh checkout answers without any key.
- */
-async function connectUpstream(config: Config, models: ModelTable, logger: Logger) {
-  if (config.OPENAI_API_KEY || config.OPENAI_BASE_URL) {
-    return {
-      apiKey: config.OPENAI_API_KEY ?? 'unused',
-      baseURL: config.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
-      close: async () => {},
-    };
-  }
-  const simulator = await createSimulator({ models });
-  logger.warn(
-    { simulator: simulator.url },
-    'No OPENAI_API_KEY or OPENAI_BASE_URL: answering with the built-in simulator, not a real model.',
-  );
-  return { apiKey: 'simulator', baseURL: simulator.url, close: () => simulator.close() };
 }

@@ -5,10 +5,9 @@ import { FunctionExecutionRef } from '../functions/functions.schema.js';
 import { builder, type Context, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
 import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
-import { ReasoningEffortEnum } from '../tokens/models.schema.js';
 import type { CompletionEvent } from './events.js';
-import type { SendMessageInput as SendMessageRequest, StartOptions } from './service.js';
-import { ResponseFormatInput } from './structured-output.schema.js';
+import { type SendMessageArgs, SendMessageInput, sendRequest } from './send-input.schema.js';
+import type { StartOptions } from './service.js';
 import { completionUsage, UsageRef } from './usage.schema.js';
 
 const CompletionStatusEnum = builder.enumType('CompletionStatus', {
@@ -168,82 +167,8 @@ async function loadCompletion(context: Context, id: string): Promise<CompletionR
   return completion;
 }
 
-const FunctionCallModeEnum = builder.enumType('FunctionCallMode', {
-  values: {
-    AUTO: { value: 'auto', description: 'The model decides.' },
-    NONE: { value: 'none', description: 'No function calls.' },
-    REQUIRED: { value: 'required', description: 'At least one call in the first request.' },
-  } as const,
-});
-
-const FunctionCallInput = builder.inputType('FunctionCallInput', {
-  description:
-    'Whether the model may call functions (AUTO), must not (NONE), or must call one (REQUIRED); with name, the function the first request must call.',
-  fields: (t) => ({
-    mode: t.field({ type: FunctionCallModeEnum }),
-    name: t.string(),
-  }),
-});
-
-const SendMessageInput = builder.inputType('SendMessageInput', {
-  description: 'A user message and the settings for this completion (unset ones come from the conversation).',
-  fields: (t) => ({
-    conversationId: t.id({ required: true }),
-    content: t.string({ required: true }),
-    model: t.string(),
-    temperature: t.float(),
-    maxTokens: t.int(),
-    topP: t.float(),
-    frequencyPenalty: t.float(),
-    presencePenalty: t.float(),
-    reasoningEffort: t.field({
-      type: ReasoningEffortEnum,
-      description:
-        "Reasoning models: this message's effort (the model's documented values; see Query.models).",
-    }),
-    functions: t.stringList({ description: 'Registry functions offered to the model as tools.' }),
-    functionCall: t.field({ type: FunctionCallInput }),
-    maxSteps: t.int({
-      description: 'Most model requests while the model keeps calling functions (default 5, at most 20).',
-    }),
-    idempotencyKey: t.string({
-      description:
-        'A retried request with the same key returns the first completion and sends nothing upstream.',
-    }),
-    cache: t.boolean({
-      description:
-        'Answer an identical request (model, messages, tools, settings) from the response cache. Unset: only at ' +
-        'temperature 0; false: never.',
-    }),
-    responseFormat: t.field({
-      type: ResponseFormatInput,
-      description: 'Structured outputs: the reply as a JSON object, or one that follows a JSON Schema.',
-    }),
-  }),
-});
-
-type SendMessageArgs = { input: typeof SendMessageInput.$inferInput };
-
 function startCompletion(context: Context, args: SendMessageArgs, options: Omit<StartOptions, 'logger'>) {
-  const { input } = args;
-  const request: SendMessageRequest = {
-    conversationId: decodeId(input.conversationId, 'Conversation', 'input.conversationId'),
-    content: input.content,
-    idempotencyKey: input.idempotencyKey,
-    model: input.model ?? undefined,
-    temperature: input.temperature ?? undefined,
-    maxTokens: input.maxTokens ?? undefined,
-    topP: input.topP ?? undefined,
-    frequencyPenalty: input.frequencyPenalty ?? undefined,
-    presencePenalty: input.presencePenalty ?? undefined,
-    reasoningEffort: input.reasoningEffort ?? undefined,
-    functions: input.functions,
-    functionCall: input.functionCall,
-    maxSteps: input.maxSteps,
-    cache: input.cache,
-    responseFormat: input.responseFormat,
-  };
-  return context.services.completions.start(ownerId(context), request, {
+  return context.services.completions.start(ownerId(context), sendRequest(args), {
     ...options,
     logger: context.logger,
   });
@@ -265,19 +190,8 @@ builder.mutationFields((t) => ({
       'Stores the user message, runs the completion to its end and returns it. A failed run is an error with the ' +
       'upstream code; the completion and the user message stay stored.',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
-    resolve: async (_root, args, context) => {
-      const started = await startCompletion(context, args, { stream: false, cancelWhenUnwatched: false });
-      const completion = await context.services.completions.finished(started);
-      if (completion.status === 'completed') return completion;
-      const error = completion.error;
-      throw new AppError(
-        (error?.code as ErrorCode) ?? ErrorCode.INTERNAL_SERVER_ERROR,
-        error?.message ?? 'Failed',
-        {
-          retryAfter: error?.retryAfter ?? undefined,
-        },
-      );
-    },
+    resolve: (_root, args, context) =>
+      context.services.completions.complete(ownerId(context), sendRequest(args), context.logger),
   }),
   startCompletion: t.field({
     type: CompletionRef,

@@ -3,6 +3,7 @@ import { ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
 import type { CompletionEventLog } from './events.js';
+import type { RunRegistry } from './runs.js';
 import type { CompletionStore, Lease } from './store.js';
 
 const INSTANCE_LOST: CompletionErrorRecord = {
@@ -25,7 +26,7 @@ export class LeaseKeeper {
       conversations: ConversationStore;
       events: CompletionEventLog;
       /** This instance's running completions and their replies so far. */
-      runs: () => { id: string; partialContent: string }[];
+      runs: Pick<RunRegistry, 'active'>;
       logger: Logger;
     },
   ) {}
@@ -35,7 +36,7 @@ export class LeaseKeeper {
     const guard = (work: () => Promise<unknown>, what: string) => () =>
       void work().catch((error: unknown) => logger.error({ err: error }, what));
     const renew = guard(
-      () => this.deps.completions.renewLeases(lease, this.deps.runs()),
+      () => this.deps.completions.renewLeases(lease, this.deps.runs.active()),
       'lease renewal failed',
     );
     const sweep = guard(() => this.sweep(), 'lease sweep failed');

@@ -197,18 +197,7 @@ export class ShoppingService {
       systemPrompt,
       settings: defaultSettings,
     });
-    const started = await completions.start(
-      ownerId,
-      { conversationId: conversation.id, ...message },
-      { stream: false, cancelWhenUnwatched: false, logger },
-    );
-    const completion = await completions.finished(started);
-    if (completion.status === 'completed') return completion;
-    throw new AppError(
-      (completion.error?.code as ErrorCode | undefined) ?? ErrorCode.INTERNAL_SERVER_ERROR,
-      completion.error?.message ?? 'The completion failed',
-      { retryAfter: completion.error?.retryAfter ?? undefined },
-    );
+    return completions.complete(ownerId, { conversationId: conversation.id, ...message }, logger);
   }
 }
 

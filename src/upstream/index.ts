@@ -1,4 +1,5 @@
 export { OpenAIService, type UpstreamOptions } from './client.js';
+export { connectUpstream } from './connect.js';
 export { UpstreamGate } from './gate.js';
 export { toMessageParam } from './messages.js';
 export { UpstreamModels } from './models.js';

@@ -1,0 +1,86 @@
+import type { ConversationStore } from '../conversations/store.js';
+import { notFound } from '../errors.js';
+import type { CompletionRow } from '../storage/schema.js';
+import {
+  type CompletionEvent,
+  type CompletionEventLog,
+  type NewCompletionEvent,
+  terminalOf,
+} from './events.js';
+import type { RunRegistry } from './runs.js';
+import type { CompletionStore } from './store.js';
+
+/**
+ * A completion's events for its subscribers, wherever it runs: the event log's replay and live follow, or, once
+ * the log has expired, what was stored.
+ */
+export class CompletionReplay {
+  constructor(
+    private readonly deps: {
+      events: CompletionEventLog;
+      completions: CompletionStore;
+      conversations: ConversationStore;
+      runs: RunRegistry;
+    },
+  ) {}
+
+  /**
+   * The completion's events after `afterSeq`, then live. A finished completion whose event log has expired is
+   * replayed from what was stored: its whole reply as one delta, then its end.
+   */
+  async *events(
+    completion: CompletionRow,
+    afterSeq: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<CompletionEvent> {
+    if (completion.status !== 'running' && !(await this.deps.events.exists(completion.id))) {
+      const message = completion.messageId
+        ? await this.deps.conversations.message(completion.messageId)
+        : null;
+      yield* storedEvents(completion, message?.content ?? '', afterSeq);
+      return;
+    }
+    yield* this.follow(completion.id, afterSeq, signal);
+  }
+
+  /**
+   * The event log's follow, which asks the database when it hears nothing: a completion that ended on an instance
+   * that died before announcing it gets its terminal event from the stored outcome instead of never ending.
+   */
+  follow(
+    completionId: string,
+    afterSeq: number,
+    signal: AbortSignal,
+  ): AsyncIterableIterator<CompletionEvent> {
+    return this.deps.events.follow(completionId, afterSeq, signal, async (last) => {
+      if (this.deps.runs.has(completionId)) return undefined;
+      const row = await this.deps.completions.get(completionId);
+      if (!row || row.status === 'running') return undefined;
+      return { ...terminalOf(row), seq: last + 1, completionId } as CompletionEvent;
+    });
+  }
+
+  /** Follows the completion to its terminal event (or until `signal`), then reads its stored outcome. */
+  async outcome(completion: CompletionRow, signal: AbortSignal): Promise<CompletionRow> {
+    for await (const _event of this.follow(completion.id, 0, signal)) {
+      // drain to the terminal event
+    }
+    const row = await this.deps.completions.get(completion.id);
+    if (!row) throw notFound('Completion', completion.id);
+    return row;
+  }
+}
+
+/** Replays a finished completion from storage: its stored reply as one delta (if any), then its end. */
+function* storedEvents(
+  completion: CompletionRow,
+  content: string,
+  afterSeq: number,
+): Generator<CompletionEvent> {
+  const base = { completionId: completion.id };
+  const replay: NewCompletionEvent[] = content ? [{ kind: 'content', text: content }] : [];
+  replay.push(terminalOf(completion));
+  for (const [index, event] of replay.entries()) {
+    if (index + 1 > afterSeq) yield { ...event, ...base, seq: index + 1 } as CompletionEvent;
+  }
+}

@@ -1,0 +1,290 @@
+import type { ContextManager } from '../conversations/context.js';
+import type { ConversationSettings } from '../conversations/settings.js';
+import type { ConversationStore, NewMessage } from '../conversations/store.js';
+import { AppError, ErrorCode } from '../errors.js';
+import { type FunctionService, type ToolOffer, toolMessageContent } from '../functions/index.js';
+import type { Logger } from '../observability/logger.js';
+import type { Db } from '../storage/db.js';
+import type {
+  CompletionErrorRecord,
+  CompletionRow,
+  ConversationRow,
+  ToolCallRecord,
+} from '../storage/schema.js';
+import { type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
+import {
+  addUsage,
+  type ChatRequest,
+  type OpenAIService,
+  toMessageParam,
+  type Usage,
+  usageColumns,
+} from '../upstream/index.js';
+import { CANCELLED, type CompletionEventLog } from './events.js';
+import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
+import type { StructuredOutput } from './structured-output.js';
+import { wholeToolPairs } from './tool-pairs.js';
+
+/**
+ * Runs one completion to its end: asks the model, relays what arrives as events, runs the functions it calls
+ * and asks again, and stores the outcome (the assistant message, PARTIAL if cut short, and the completion's
+ * usage, cost and timings).
+ */
+export class CompletionRunner {
+  constructor(
+    private readonly deps: {
+      conversations: ConversationStore;
+      context: ContextManager;
+      completions: CompletionStore;
+      /** For the transaction that stores an outcome with its reply. */
+      db: Pick<Db, 'transaction'>;
+      events: CompletionEventLog;
+      openai: OpenAIService;
+      functions: FunctionService;
+      models: ModelTable;
+      lease: Lease;
+    },
+  ) {}
+
+  /**
+   * The tool loop: ask the model; while it calls functions, run them, store the results and ask again, up to
+   * `maxSteps` requests; then store the answer and the completion's totals.
+   */
+  async run(run: CompletionRun): Promise<CompletionRow> {
+    const { events } = this.deps;
+    const { completion, progress } = run;
+    const elapsed = () => Math.round(performance.now() - progress.started);
+    try {
+      let reply = await this.step(run, 1);
+      for (let step = 2; reply.toolCalls.length > 0; step++) {
+        await this.runToolCalls(run, reply);
+        if (step > run.maxSteps) {
+          throw new AppError(
+            ErrorCode.FUNCTION_FAILED,
+            `The model was still calling functions after maxSteps (${run.maxSteps}) requests; ` +
+              'the calls ran and are stored. Raise maxSteps or offer fewer functions.',
+          );
+        }
+        reply = await this.step(run, step);
+      }
+      const { usage } = progress;
+      const answer = {
+        role: 'assistant' as const,
+        content: reply.content || null,
+        refusal: reply.refusal || null,
+        completionId: completion.id,
+      };
+      // Stored with the outcome even when it fails its responseFormat (then FAILED, in the catch below).
+      run.answer = answer;
+      const parsed = run.structured && !reply.refusal ? run.structured.parse(reply.content) : null;
+      const row = await this.conclude(run, answer, {
+        status: 'completed',
+        parsed,
+        finishReason: reply.finishReason,
+        cached: reply.cached,
+        ...usageColumns(this.deps.models.get(run.settings.model), usage),
+        latencyMs: elapsed(),
+        timeToFirstTokenMs: progress.firstTokenMs,
+      });
+      if (!row) return this.current(completion);
+      events.append(completion.id, { kind: 'done', finishReason: reply.finishReason, usage });
+      return row;
+    } catch (caught) {
+      const cancelled = run.signal.aborted;
+      const error = cancelled ? CANCELLED : errorRecord(caught);
+      if (!cancelled && !(caught instanceof AppError)) run.logger.error({ err: caught }, 'completion failed');
+      let swept = false;
+      try {
+        const partial = run.content
+          ? {
+              role: 'assistant' as const,
+              content: run.content,
+              status: 'partial' as const,
+              completionId: completion.id,
+            }
+          : null;
+        const row = await this.conclude(run, run.answer ?? partial, {
+          status: cancelled ? 'cancelled' : 'failed',
+          error,
+          ...usageColumns(this.deps.models.get(run.settings.model), progress.usage),
+          latencyMs: elapsed(),
+          timeToFirstTokenMs: progress.firstTokenMs,
+        });
+        swept = row === null;
+        return row ?? (await this.current(completion));
+      } finally {
+        if (!swept) events.append(completion.id, { kind: 'failed', error });
+      }
+    }
+  }
+
+  /**
+   * Stores a run's outcome and its reply (if any) in one transaction, unless a lease sweep ended the run first
+   * (another instance took this one for dead): then nothing is written and the sweep's outcome and terminal
+   * event stand (null).
+   */
+  private async conclude(
+    run: CompletionRun,
+    reply: NewMessage | null,
+    outcome: CompletionOutcome,
+  ): Promise<CompletionRow | null> {
+    const { completions, conversations, lease } = this.deps;
+    return this.deps.db.transaction(async (tx) => {
+      const row = await completions.finishHeld(run.completion.id, lease, outcome, tx);
+      if (!row || !reply) return row;
+      const message = await conversations.append(run.conversation, reply, tx);
+      return completions.finish(row.id, { messageId: message.id }, tx);
+    });
+  }
+
+  private async current(completion: CompletionRow): Promise<CompletionRow> {
+    return (await this.deps.completions.get(completion.id)) ?? completion;
+  }
+
+  /** One upstream request: relays what arrives as events and returns the reply; usage adds up in `run`. */
+  private async step(run: CompletionRun, step: number): Promise<StepReply> {
+    const { conversations, events, openai } = this.deps;
+    const { completion, progress } = run;
+    // The context is read anyway to be sent, so its stored counts tell the fit whether anything must go.
+    let context = await conversations.contextMessages(run.conversation.id);
+    const fitted = await this.deps.context.fit(
+      run.conversation,
+      { ...run.settings, ...toolsForStep(run.offer, step) },
+      run,
+      context.reduce((total, message) => total + message.tokenCount, REPLY_PRIMING_TOKENS),
+    );
+    if (fitted.removedIds.length > 0) context = await conversations.contextMessages(run.conversation.id);
+    const sent = wholeToolPairs(context);
+    const request: ChatRequest = {
+      ...run.settings,
+      ...toolsForStep(run.offer, step),
+      messages: sent.map(toMessageParam),
+      // What is sent, by the stored counts: an incomplete tool pair left out is not counted either.
+      promptTokens:
+        sent.reduce((total, message) => total + message.tokenCount, REPLY_PRIMING_TOKENS) + fitted.toolTokens,
+      cache: run.cache,
+      responseFormat: run.structured?.wire,
+      owner: completion.ownerId,
+    };
+    const toolCalls: ToolCallRecord[] = [];
+    let finishReason = 'stop';
+    let cached = false;
+    let refusal = '';
+    run.content = '';
+    const firstToken = () => {
+      progress.firstTokenMs ??= Math.round(performance.now() - progress.started);
+    };
+    const addStepUsage = (usage: Usage) => {
+      progress.usage = addUsage(progress.usage, usage);
+    };
+    for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger, addStepUsage)) {
+      if (delta.type === 'content') {
+        firstToken();
+        run.content += delta.text;
+        events.append(completion.id, { kind: 'content', text: delta.text });
+      } else if (delta.type === 'toolCall') {
+        firstToken();
+        const call = toolCalls[delta.index] ?? { id: '', functionName: '', arguments: '' };
+        toolCalls[delta.index] = call;
+        call.id ||= delta.id ?? '';
+        call.functionName ||= delta.functionName ?? '';
+        call.arguments += delta.argumentsDelta;
+        events.append(completion.id, {
+          kind: 'toolCall',
+          index: delta.index,
+          toolCallId: delta.id ?? null,
+          functionName: delta.functionName ?? null,
+          argumentsDelta: delta.argumentsDelta,
+        });
+      } else if (delta.type === 'refusal') {
+        firstToken();
+        refusal += delta.text;
+      } else {
+        finishReason = delta.reason;
+        cached = delta.cached ?? false;
+      }
+    }
+    return { content: run.content, refusal, toolCalls: toolCalls.filter(Boolean), finishReason, cached };
+  }
+
+  /**
+   * Stores the assistant's tool calls, runs them concurrently and stores each result as a `tool` message, even
+   * when cancelled, so the calls never lack their answers in the conversation.
+   */
+  private async runToolCalls(run: CompletionRun, reply: StepReply): Promise<void> {
+    const { conversations, events, functions } = this.deps;
+    const { completion, conversation } = run;
+    await conversations.append(conversation, {
+      role: 'assistant',
+      content: reply.content || null,
+      toolCalls: reply.toolCalls,
+      completionId: completion.id,
+    });
+    run.content = '';
+    const executions = await Promise.all(
+      reply.toolCalls.map(async (call) => {
+        const execution = await functions.executeToolCall(
+          completion.ownerId,
+          run.offer,
+          call,
+          completion.id,
+          run.signal,
+        );
+        events.append(completion.id, { kind: 'functionExecuted', execution });
+        return execution;
+      }),
+    );
+    for (const execution of executions) {
+      await conversations.append(conversation, {
+        role: 'tool',
+        content: toolMessageContent(execution),
+        name: execution.functionName,
+        toolCallId: execution.toolCallId,
+        completionId: completion.id,
+      });
+    }
+    run.signal.throwIfAborted();
+  }
+}
+
+/** A running completion: what every step needs, and what the steps have gathered so far. */
+export interface CompletionRun {
+  completion: CompletionRow;
+  conversation: ConversationRow;
+  settings: ConversationSettings;
+  offer: ToolOffer;
+  structured: StructuredOutput | null;
+  maxSteps: number;
+  cache: boolean | undefined;
+  stream: boolean;
+  signal: AbortSignal;
+  logger: Logger;
+  progress: { started: number; firstTokenMs: number | null; usage: Usage };
+  /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */
+  content: string;
+  /** The final reply, once the model gave it (a reply that fails its responseFormat is kept). */
+  answer?: NewMessage;
+}
+
+interface StepReply {
+  content: string;
+  /** The model declined (OpenAI's `refusal`); kept apart from content. */
+  refusal: string;
+  toolCalls: ToolCallRecord[];
+  finishReason: string;
+  /** Answered by the response cache, without an upstream request. */
+  cached: boolean;
+}
+
+/** A forced or required call applies to the first request only; forcing it again would loop to maxSteps. */
+function toolsForStep(offer: ToolOffer, step: number): Pick<ChatRequest, 'tools' | 'toolChoice'> {
+  if (offer.tools.length === 0) return {};
+  const toolChoice = step > 1 && offer.toolChoice !== 'none' ? 'auto' : offer.toolChoice;
+  return { tools: offer.tools, toolChoice };
+}
+
+function errorRecord(error: unknown): CompletionErrorRecord {
+  if (error instanceof AppError)
+    return { code: error.code, message: error.message, retryAfter: error.retryAfter ?? null };
+  return { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'Unexpected error' };
+}
