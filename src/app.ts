@@ -12,7 +12,8 @@ import { StructuredOutputs } from './completions/structured-output.js';
 import { openEventTransport } from './completions/transport.js';
 import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
-import { defaultSettings, settingsSchema } from './conversations/settings.js';
+import { ConversationService } from './conversations/service.js';
+import { defaultSettings } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
 import { Summarizer } from './conversations/summarizer.js';
 import { SummaryRequestStore } from './conversations/summary-requests.js';
@@ -101,7 +102,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const lease = { instanceId: randomUUID(), ms: config.COMPLETION_LEASE_MS };
   const completionStore = new CompletionStore(database.db);
-  const modelSettings = settingsSchema(models);
+  const conversationService = new ConversationService({
+    store: conversations,
+    models,
+    defaults: defaultSettings(config),
+  });
   const functions = new FunctionService({
     store: new FunctionStore(database.db),
     validator: new ArgumentValidator(config.FUNCTION_MAX_ARGUMENT_BYTES),
@@ -183,7 +188,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     events: eventLog,
     functions,
     models,
-    settingsSchema: modelSettings.partial(),
+    settings: conversationService,
     structuredOutputs: new StructuredOutputs(),
     lease,
     runs,
@@ -211,10 +216,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const shopping = new ShoppingService({
     store: new ShoppingStore(database.db),
-    conversations,
+    conversations: conversationService,
     completions,
     functions,
-    defaultSettings: defaultSettings(config),
     highRiskMerchants: config.HIGH_RISK_MERCHANTS,
     riskVelocity: {
       maxTransactions: config.RISK_VELOCITY_MAX_TRANSACTIONS,
@@ -231,13 +235,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     tokens,
     principals,
     authenticator: new Authenticator(principals, devPrincipal),
-    conversations,
+    conversations: conversationService,
     context,
     completions,
     functions,
     shopping,
-    settingsSchema: modelSettings,
-    defaultSettings: defaultSettings(config),
     metrics,
     usage: new UsageService(database.db),
     clientLimits: new ClientLimits({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { type ConversationSettings, checkModelSettings } from '../conversations/settings.js';
+import type { ConversationService } from '../conversations/service.js';
+import type { ConversationSettings } from '../conversations/settings.js';
 import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
@@ -58,7 +59,8 @@ export class CompletionService {
       events: CompletionEventLog;
       functions: FunctionService;
       models: ModelTable;
-      settingsSchema: z.ZodType<Partial<ConversationSettings>>;
+      /** Checks the settings a send chooses against the model, over the conversation's own. */
+      settings: Pick<ConversationService, 'settings'>;
       structuredOutputs: StructuredOutputs;
       lease: Lease;
       runs: RunRegistry;
@@ -82,10 +84,8 @@ export class CompletionService {
     const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
     const structured = this.deps.structuredOutputs.prepare(input.responseFormat);
     const offer = await this.deps.functions.offerTools(functions ?? [], input.functionCall);
-    const overrides = withoutNullish(parseInput(this.deps.settingsSchema, pickSettings(input)));
     const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
-    const settings = { ...settingsOf(conversation), ...overrides };
-    checkModelSettings(this.deps.models.get(settings.model), overrides, settings.reasoningEffort);
+    const settings = this.deps.settings.settings(settingsOf(conversation), pickSettings(input));
 
     // One transaction: a failure or a crash between the two writes must not leave a completion holding the
     // idempotency key without its user message (a retry would get it back, and the message would be lost).
@@ -202,15 +202,8 @@ function settingsOf(conversation: ConversationRow): ConversationSettings {
   return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
 }
 
+/** The settings a send may choose (the rest of its input is not settings). */
 function pickSettings(input: Partial<ConversationSettings>): Partial<ConversationSettings> {
   const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } = input;
-  return withoutNullish({
-    model,
-    temperature,
-    maxTokens,
-    topP,
-    frequencyPenalty,
-    presencePenalty,
-    reasoningEffort,
-  });
+  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
 }

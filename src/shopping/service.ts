@@ -1,6 +1,5 @@
 import type { CompletionService, SendMessageInput } from '../completions/service.js';
-import type { ConversationSettings } from '../conversations/settings.js';
-import type { ConversationStore } from '../conversations/store.js';
+import type { ConversationService } from '../conversations/service.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -47,10 +46,9 @@ export class ShoppingService {
   constructor(
     private readonly deps: {
       store: ShoppingStore;
-      conversations: ConversationStore;
+      conversations: ConversationService;
       completions: CompletionService;
       functions: FunctionService;
-      defaultSettings: ConversationSettings;
       highRiskMerchants: readonly string[];
       riskVelocity: { maxTransactions: number; windowMinutes: number };
       logger: Logger;
@@ -190,13 +188,9 @@ export class ShoppingService {
       'content' | 'functions' | 'functionCall'
     >,
   ): Promise<CompletionRow> {
-    const { completions, conversations, defaultSettings, logger } = this.deps;
+    const { completions, conversations, logger } = this.deps;
     const { title, systemPrompt, ...message } = question;
-    const conversation = await conversations.create(ownerId, {
-      title,
-      systemPrompt,
-      settings: defaultSettings,
-    });
+    const conversation = await conversations.create(ownerId, { title, systemPrompt });
     return completions.complete(ownerId, { conversationId: conversation.id, ...message }, logger);
   }
 }
