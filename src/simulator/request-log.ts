@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { SimulatedRequest, SimulatedRequestStatus, SimulatorEvent } from './types.js';
+import type { ListedRequest, SimulatedRequest, SimulatedRequestStatus, SimulatorEvent } from './types.js';
 
 /** Headers that carry the caller's credentials (the real key, when a server is pointed at the simulator). */
 const CREDENTIAL_HEADERS = ['authorization', 'api-key', 'cookie'];
@@ -93,7 +93,7 @@ export class RequestLog {
   }
 
   /** The log as `GET /_simulator/requests` lists it: bodies over 16 KiB left out. */
-  listed(): Array<Omit<SimulatedRequest, 'body'> & { body?: SimulatedRequest['body'] }> {
+  listed(): ListedRequest[] {
     return this.entries.map(({ body, ...rest }) =>
       rest.bodyBytes > MAX_LISTED_BODY_BYTES ? rest : { ...rest, body },
     );

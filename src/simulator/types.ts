@@ -81,4 +81,7 @@ export interface SimulatedRequest {
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
 
+/** A log entry as `GET /_simulator/requests` lists it: the body is left out when it is over 16 KiB. */
+export type ListedRequest = Omit<SimulatedRequest, 'body'> & { body?: SimulatedRequest['body'] };
+
 export type SimulatorEvent = 'request' | 'completed' | 'aborted' | 'failed';
