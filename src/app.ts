@@ -17,8 +17,8 @@ import { defaultSettings } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
 import { Summarizer } from './conversations/summarizer.js';
 import { SummaryRequestStore } from './conversations/summary-requests.js';
-import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from './functions/index.js';
 import { ClientLimits, openLimitStores, systemClock } from './limits/index.js';
+import { createFunctionRegistry } from './mcp/registry.js';
 import { createFileLogger, createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { UsageService } from './observability/usage.js';
@@ -107,15 +107,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     models,
     defaults: defaultSettings(config),
   });
-  const functions = new FunctionService({
-    store: new FunctionStore(database.db),
-    validator: new ArgumentValidator(config.FUNCTION_MAX_ARGUMENT_BYTES),
-    webhooks: new WebhookCaller(config.FUNCTION_WEBHOOK_ALLOWLIST, config.FUNCTION_MAX_RESULT_BYTES),
-    timeoutMs: config.FUNCTION_TIMEOUT_MS,
-    maxResultBytes: config.FUNCTION_MAX_RESULT_BYTES,
-    logger,
-    metrics,
-  });
+  const { functions, mcp } = createFunctionRegistry({ config, db: database.db, principals, logger, metrics });
   const openai = new OpenAIService({
     monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
     tokens,
@@ -227,6 +219,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
   });
   for (const builtin of shoppingFunctions(shopping)) await functions.registerBuiltin(builtin);
+  await mcp.start();
 
   const services: Services = {
     config,
@@ -239,6 +232,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     context,
     completions,
     functions,
+    mcp,
     shopping,
     metrics,
     usage: new UsageService(database.db),
@@ -279,6 +273,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await runs.drain(config.SHUTDOWN_GRACE_MS);
       leases.stop();
       upstreamModels.stop();
+      await mcp.close();
       logger.info('closing connections');
       await http.close(STREAM_SETTLE_MS);
       logger.info('closing storage');

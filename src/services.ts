@@ -5,6 +5,7 @@ import type { ContextManager } from './conversations/context.js';
 import type { ConversationService } from './conversations/service.js';
 import type { FunctionService } from './functions/index.js';
 import type { ClientLimits } from './limits/index.js';
+import type { McpServers } from './mcp/index.js';
 import type { Metrics } from './observability/metrics.js';
 import type { UsageService } from './observability/usage.js';
 import type { ShoppingService } from './shopping/index.js';
@@ -23,6 +24,7 @@ export interface Services {
   context: ContextManager;
   completions: CompletionService;
   functions: FunctionService;
+  mcp: McpServers;
   shopping: ShoppingService;
   metrics: Metrics;
   usage: UsageService;

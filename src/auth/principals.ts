@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { and, desc, eq, notInArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, notInArray, type SQL } from 'drizzle-orm';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import { apiKeys, principals } from '../storage/schema.js';
@@ -127,6 +127,24 @@ export class PrincipalStore {
       lastUsedAt: key.lastUsedAt,
       principal: { id: principal.id, name: principal.name, scopes: principal.scopes },
     }));
+  }
+
+  /** The principals with these names (those that exist). */
+  byNames(names: readonly string[]): Promise<Principal[]> {
+    return this.select(inArray(principals.name, [...names]));
+  }
+
+  /** The principals with these ids (those that still exist). */
+  byIds(ids: readonly string[]): Promise<Principal[]> {
+    return this.select(inArray(principals.id, [...ids]));
+  }
+
+  private select(where: SQL): Promise<Principal[]> {
+    return this.db
+      .select({ id: principals.id, name: principals.name, scopes: principals.scopes })
+      .from(principals)
+      .where(where)
+      .orderBy(asc(principals.name));
   }
 
   /** Deletes a key; its hash is returned so the caller can drop it from caches. */

@@ -83,7 +83,7 @@ export class CompletionService {
     this.deps.runs.assertAccepting();
     const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
     const structured = this.deps.structuredOutputs.prepare(input.responseFormat);
-    const offer = await this.deps.functions.offerTools(functions ?? [], input.functionCall);
+    const offer = await this.deps.functions.offerTools(ownerId, functions ?? [], input.functionCall);
     const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
     const settings = this.deps.settings.settings(settingsOf(conversation), pickSettings(input));
 

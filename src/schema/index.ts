@@ -5,6 +5,7 @@ import '../conversations/conversations.schema.js';
 import '../conversations/context.schema.js';
 import '../completions/completions.schema.js';
 import '../functions/functions.schema.js';
+import '../mcp/mcp.schema.js';
 import '../shopping/shopping.schema.js';
 import '../tokens/models.schema.js';
 import '../observability/usage.schema.js';

@@ -185,15 +185,28 @@ export const summaryRequests = pgTable(
   ],
 );
 
-/** The function registry: built-ins (registered in code at start) and webhook functions (registered over GraphQL). */
+/** MCP servers: the API never returns `headers` (credentials); `principals` holds principal ids, or `*`. */
+export const mcpServers = pgTable('mcp_servers', {
+  name: text('name').primaryKey(),
+  url: text('url').notNull(),
+  headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+  principals: text('principals').array().notNull(),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/** The function registry: built-ins (in code), webhook functions, and MCP servers' tools (`<server>__<tool>`). */
 export const functionDefinitions = pgTable('function_definitions', {
   name: text('name').primaryKey(),
-  /** Who registered a webhook function; null for built-ins. */
+  /** Who registered a webhook function; null for built-ins and MCP tools. */
   ownerId: text('owner_id').references(() => principals.id, { onDelete: 'set null' }),
-  kind: text('kind', { enum: ['builtin', 'webhook'] }).notNull(),
+  kind: text('kind', { enum: ['builtin', 'webhook', 'mcp'] }).notNull(),
   description: text('description').notNull(),
   parameters: jsonb('parameters').$type<Record<string, unknown>>().notNull(),
   webhookUrl: text('webhook_url'),
+  /** An MCP tool's server and its name there. */
+  mcpServer: text('mcp_server').references(() => mcpServers.name, { onDelete: 'cascade' }),
+  mcpTool: text('mcp_tool'),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -280,6 +293,7 @@ export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type CompletionRow = typeof completions.$inferSelect;
 export type FunctionDefinitionRow = typeof functionDefinitions.$inferSelect;
+export type McpServerRow = typeof mcpServers.$inferSelect;
 export type FunctionExecutionRow = typeof functionExecutions.$inferSelect;
 export type TransactionRow = typeof transactions.$inferSelect;
 export type SpendingRuleRow = typeof spendingRules.$inferSelect;
