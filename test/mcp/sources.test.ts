@@ -39,7 +39,9 @@ const register = (name: string, url = tools.url, principals = ['admin', 'user'])
   );
 
 const execute = (name: string, args: unknown, apiKey = USER) =>
-  server.data(ExecuteFunction, { input: { name, arguments: args } }, { apiKey }).then((data) => data.executeFunction);
+  server
+    .data(ExecuteFunction, { input: { name, arguments: args } }, { apiKey })
+    .then((data) => data.executeFunction);
 
 describe('an MCP server as a source of functions', () => {
   it('lists its tools as MCP functions named <server>__<tool>, with their input schemas', async () => {
@@ -80,7 +82,10 @@ describe('an MCP server as a source of functions', () => {
 
   it('refuses an unknown principal and a server name that could not prefix function names', async () => {
     const unknown = await register('nobody', tools.url, ['nobody']);
-    expect(unknown.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.principals' });
+    expect(unknown.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'input.principals',
+    });
     const badName = await register('two__parts');
     expect(badName.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.name' });
   });
@@ -88,7 +93,11 @@ describe('an MCP server as a source of functions', () => {
   it('calls a tool with tools/call and keeps its text as the result, with the execution and its stats', async () => {
     await register('calling');
     const execution = await execute('calling__forecast', { city: 'Paris' });
-    expect(execution).toMatchObject({ status: 'SUCCEEDED', result: 'Sunny in Paris', arguments: { city: 'Paris' } });
+    expect(execution).toMatchObject({
+      status: 'SUCCEEDED',
+      result: 'Sunny in Paris',
+      arguments: { city: 'Paris' },
+    });
     expect(tools.calls.at(-1)).toEqual({ tool: 'forecast', arguments: { city: 'Paris' } });
     const stats = await server.data(McpFunctionStats, { name: 'calling__forecast' }, { apiKey: USER });
     expect(stats.function.stats).toMatchObject({ calls: 1, successes: 1, failures: 0 });
@@ -132,9 +141,14 @@ describe('an MCP server as a source of functions', () => {
     await register('changing');
     tools.addTool('shout');
     await expect
-      .poll(async () => (await server.data(FunctionNames, undefined, { apiKey: USER })).functions.map((f) => f.name))
+      .poll(async () =>
+        (await server.data(FunctionNames, undefined, { apiKey: USER })).functions.map((f) => f.name),
+      )
       .toContain('changing__shout');
-    expect(await execute('changing__shout', { text: 'hey' })).toMatchObject({ status: 'SUCCEEDED', result: 'hey' });
+    expect(await execute('changing__shout', { text: 'hey' })).toMatchObject({
+      status: 'SUCCEEDED',
+      result: 'hey',
+    });
   });
 
   it('removes a server with deleteMcpServer, and its functions with it', async () => {
@@ -167,7 +181,11 @@ describe('an MCP server as a source of functions', () => {
     );
     expect(sendMessage.status).toBe('COMPLETED');
     expect(sendMessage.functionExecutions).toEqual([
-      expect.objectContaining({ functionName: 'loop__forecast', status: 'SUCCEEDED', result: 'Sunny in Paris' }),
+      expect.objectContaining({
+        functionName: 'loop__forecast',
+        status: 'SUCCEEDED',
+        result: 'Sunny in Paris',
+      }),
     ]);
     expect(sendMessage.message?.content).toBe('Function results: loop__forecast returned "Sunny in Paris".');
   });

@@ -72,7 +72,9 @@ export async function startMcpServer(port = 0): Promise<TestMcpServer> {
     if (existing) return existing.transport.handleRequest(req, res, body);
     if (sessionId !== undefined || !isInitializeRequest(body)) {
       res.writeHead(404, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+      return res.end(
+        JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }),
+      );
     }
     const server = build();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -108,9 +110,13 @@ export async function startMcpServer(port = 0): Promise<TestMcpServer> {
 }
 
 function addEcho(server: McpServer, name: string) {
-  server.registerTool(name, { description: 'Echoes its text', inputSchema: { text: z.string() } }, async ({ text }) => ({
-    content: [{ type: 'text', text }],
-  }));
+  server.registerTool(
+    name,
+    { description: 'Echoes its text', inputSchema: { text: z.string() } },
+    async ({ text }) => ({
+      content: [{ type: 'text', text }],
+    }),
+  );
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
