@@ -157,6 +157,7 @@ export class McpServers implements McpCaller {
       timeoutMs: this.deps.timeoutMs,
       maxResponseBytes: this.deps.maxResponseBytes,
       onTools: (name, tools) => this.storeTools(name, tools),
+      checkUrl: (url) => this.deps.webhooks.allowedUrl(url, 'url'),
       logger: this.deps.logger,
     });
     this.sessions.set(server.name, session);

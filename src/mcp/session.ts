@@ -20,6 +20,8 @@ export interface McpSessionOptions {
   maxResponseBytes: number;
   /** The server's whole tool list, after each connection and each `list_changed`. */
   onTools: (server: string, tools: Tool[]) => Promise<void>;
+  /** Throws when the URL is no longer allowed (the allow-list may have shrunk since registration). */
+  checkUrl: (url: string) => void;
   logger: Logger;
 }
 
@@ -121,6 +123,7 @@ export class McpSession {
       },
     });
     const ready = (async () => {
+      this.options.checkUrl(this.server.url);
       await client.connect(transport, { timeout: timeoutMs });
       await this.listTools(client);
       return client;
