@@ -1,4 +1,4 @@
-export { ArgumentValidator, forbiddenKey } from './arguments.js';
+export { ArgumentValidator, forbiddenKey, unstorableJson } from './arguments.js';
 export { FUNCTION_NAME, FunctionService, toolMessageContent } from './service.js';
 export { type FunctionStats, FunctionStore, type McpToolDefinition } from './store.js';
 export type {

@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { FunctionDefinitionRow, FunctionExecutionRow } from '../storage/schema.js';
 import { parseInput } from '../validation.js';
-import type { ArgumentValidator } from './arguments.js';
+import { type ArgumentValidator, unstorableJson } from './arguments.js';
 import type { ExecutionFilter, FunctionStats, FunctionStore } from './store.js';
 import type {
   BuiltinFunction,
@@ -225,6 +225,8 @@ export class FunctionService {
       const text = JSON.stringify(value ?? null);
       if (Buffer.byteLength(text) > this.deps.maxResultBytes)
         return failed(`result exceeds ${this.deps.maxResultBytes} bytes`);
+      if (unstorableJson(text))
+        return failed('result holds a NUL or an unpaired surrogate, which cannot be stored');
       return { arguments: checked.value, result: JSON.parse(text), error: null, status: 'succeeded' };
     } catch (error) {
       if (timeout.aborted) return failed(`timed out after ${this.deps.timeoutMs} ms`);

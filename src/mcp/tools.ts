@@ -1,10 +1,17 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { AppError, ErrorCode } from '../errors.js';
-import { type ArgumentValidator, FUNCTION_NAME, type McpToolDefinition } from '../functions/index.js';
+import {
+  type ArgumentValidator,
+  FUNCTION_NAME,
+  type McpToolDefinition,
+  unstorableJson,
+} from '../functions/index.js';
 
 /** Server names never contain `__` nor end in `_`, so `<server>__<tool>` always splits at its first `__`. */
 export const MCP_SERVER_NAME = /^(?=.{1,32}$)[a-zA-Z0-9]+(?:[-_][a-zA-Z0-9]+)*$/;
 const MAX_DESCRIPTION = 1024;
+/** Functions taken from one server: each is a row, and all are offered to MCP clients of /mcp. */
+const MAX_TOOLS = 256;
 const MAX_ERROR_CHARS = 2000;
 
 /** How this platform names itself to MCP servers and clients. */
@@ -22,9 +29,13 @@ export function toolDefinitions(
   const skipped: { tool: string; reason: string }[] = [];
   for (const tool of tools) {
     const name = functionName(server, tool.name);
-    const problem = FUNCTION_NAME.test(name)
-      ? validator.schemaProblem(tool.inputSchema)
-      : `the function name ${name} does not match ${FUNCTION_NAME.source}`;
+    const problem = !FUNCTION_NAME.test(name)
+      ? `the function name ${name} does not match ${FUNCTION_NAME.source}`
+      : definitions.length >= MAX_TOOLS
+        ? `more than ${MAX_TOOLS} tools`
+        : unstorableJson(JSON.stringify(tool))
+          ? 'holds a NUL or an unpaired surrogate, which cannot be stored'
+          : validator.schemaProblem(tool.inputSchema);
     if (problem) {
       skipped.push({ tool: tool.name, reason: problem });
       continue;

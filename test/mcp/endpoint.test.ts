@@ -89,6 +89,17 @@ describe('the registry served over MCP at /mcp', () => {
     }
   });
 
+  it('refuses string arguments that could not be stored (a NUL) with a JSON-RPC invalid-params error', async () => {
+    const client = await connect(USER);
+    try {
+      await expect(
+        client.callTool({ name: 'validate_transaction', arguments: { amount: 1, merchant: 'a\u0000b' } }),
+      ).rejects.toThrow(/NUL/);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses a client without an API key with 401', async () => {
     const refused = connect();
     await expect(refused).rejects.toBeInstanceOf(StreamableHTTPError);

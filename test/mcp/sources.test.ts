@@ -51,6 +51,7 @@ describe('an MCP server as a source of functions', () => {
       ['listing__add', 'MCP'],
       ['listing__broken', 'MCP'],
       ['listing__forecast', 'MCP'],
+      ['listing__nul', 'MCP'],
     ]);
     expect(data?.registerMcpServer?.functions[2]).toMatchObject({
       description: 'The weather forecast for a city',
@@ -124,6 +125,13 @@ describe('an MCP server as a source of functions', () => {
     expect(execution).toMatchObject({ status: 'FAILED', error: 'erring: the tool broke', result: null });
   });
 
+  it('fails a result that PostgreSQL could not store (a NUL) instead of failing the run', async () => {
+    await register('hostile');
+    const execution = await execute('hostile__nul', {});
+    expect(execution).toMatchObject({ status: 'FAILED', result: null });
+    expect(execution.error).toContain('result holds a NUL');
+  });
+
   it('hides the functions from principals the server does not list, and refuses their calls', async () => {
     await register('private');
     const { functions } = await server.data(FunctionNames, undefined, { apiKey: OTHER });
@@ -138,11 +146,15 @@ describe('an MCP server as a source of functions', () => {
   });
 
   it('follows list_changed: a tool the server adds becomes a function', async () => {
+    const listening = tools.nextEventStream();
     await register('changing');
+    await listening;
     tools.addTool('shout');
     await expect
-      .poll(async () =>
-        (await server.data(FunctionNames, undefined, { apiKey: USER })).functions.map((f) => f.name),
+      .poll(
+        async () =>
+          (await server.data(FunctionNames, undefined, { apiKey: USER })).functions.map((f) => f.name),
+        { timeout: 10_000 },
       )
       .toContain('changing__shout');
     expect(await execute('changing__shout', { text: 'hey' })).toMatchObject({

@@ -10,7 +10,7 @@ import { z } from 'zod';
 /**
  * A real MCP server (the SDK's server side, stateful Streamable HTTP, so it can send `list_changed` on its event
  * stream) with a few tools:
- * - `forecast {city}`: text; `add {a, b}`: structured content; `broken {}`: an `isError` result.
+ * - `forecast {city}`: text; `add {a, b}`: structured content; `broken {}`: an `isError` result; `nul {}`: a NUL.
  * `addTool(name)` adds an echo tool to every session, which notifies the clients with `list_changed`.
  */
 export interface TestMcpServer {
@@ -22,6 +22,8 @@ export interface TestMcpServer {
   calls: { tool: string; arguments: unknown }[];
   /** Resolves at the next `initialize` a client sends. */
   nextInitialize(): Promise<void>;
+  /** Resolves when the next client opens its event stream (GET), which carries `list_changed`. */
+  nextEventStream(): Promise<void>;
   addTool(name: string): void;
   close(): Promise<void>;
 }
@@ -32,6 +34,7 @@ export async function startMcpServer(port = 0): Promise<TestMcpServer> {
   const calls: TestMcpServer['calls'] = [];
   const extraTools: string[] = [];
   let initializeWaiters: (() => void)[] = [];
+  let streamWaiters: (() => void)[] = [];
 
   const build = () => {
     const server = new McpServer({ name: 'test-tools', version: '1.0.0' });
@@ -60,6 +63,13 @@ export async function startMcpServer(port = 0): Promise<TestMcpServer> {
       record('broken', {});
       return { isError: true, content: [{ type: 'text', text: 'the tool broke' }] };
     });
+    server.registerTool(
+      'nul',
+      { description: 'Answers with a NUL character', inputSchema: {} },
+      async () => ({
+        content: [{ type: 'text', text: 'a\u0000b' }],
+      }),
+    );
     for (const name of extraTools) addEcho(server, name);
     return server;
   };
@@ -69,6 +79,15 @@ export async function startMcpServer(port = 0): Promise<TestMcpServer> {
     const sessionId = req.headers['mcp-session-id'];
     const body = req.method === 'POST' ? JSON.parse(await readBody(req)) : undefined;
     const existing = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
+    // The event stream is open (the transport holds it) once its headers go out.
+    if (existing && req.method === 'GET') {
+      const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => typeof res;
+      res.writeHead = ((...args: unknown[]) => {
+        const written = writeHead(...args);
+        for (const resolve of streamWaiters.splice(0)) resolve();
+        return written;
+      }) as typeof res.writeHead;
+    }
     if (existing) return existing.transport.handleRequest(req, res, body);
     if (sessionId !== undefined || !isInitializeRequest(body)) {
       res.writeHead(404, { 'content-type': 'application/json' });
@@ -96,12 +115,14 @@ export async function startMcpServer(port = 0): Promise<TestMcpServer> {
     headers,
     calls,
     nextInitialize: () => new Promise((resolve) => initializeWaiters.push(resolve)),
+    nextEventStream: () => new Promise((resolve) => streamWaiters.push(resolve)),
     addTool: (name) => {
       extraTools.push(name);
       for (const { server } of sessions.values()) addEcho(server, name);
     },
     close: async () => {
       initializeWaiters = [];
+      streamWaiters = [];
       await Promise.all([...sessions.values()].map(({ server }) => server.close()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
