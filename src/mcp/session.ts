@@ -3,6 +3,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import {
   type CallToolResult,
   CallToolResultSchema,
+  ErrorCode as JsonRpcCode,
   McpError,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -86,8 +87,8 @@ export class McpSession {
       })) as CallToolResult;
     } catch (error) {
       if (signal.aborted) throw error;
-      // A JSON-RPC error is the server answering: the session is fine.
-      if (error instanceof McpError)
+      // A JSON-RPC error is the server answering: the session is fine (unless the SDK reports it closed).
+      if (error instanceof McpError && error.code !== JsonRpcCode.ConnectionClosed)
         throw new AppError(ErrorCode.FUNCTION_FAILED, `${this.server.name}: ${error.message}`);
       const reason = describe(error);
       this.lost(client, reason);
@@ -108,7 +109,13 @@ export class McpSession {
     const { timeoutMs, maxResponseBytes } = this.options;
     const client = new Client(IMPLEMENTATION, {
       listChanged: {
-        tools: { autoRefresh: false, onChanged: () => void this.listTools(client).catch(() => {}) },
+        tools: {
+          autoRefresh: false,
+          onChanged: () =>
+            void this.listTools(client).catch((error: unknown) =>
+              this.options.logger.warn({ mcpServer: this.server.name, err: error }, 'MCP tools/list failed'),
+            ),
+        },
       },
     });
     const transport = new StreamableHTTPClientTransport(new URL(this.server.url), {
