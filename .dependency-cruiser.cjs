@@ -4,7 +4,7 @@
  * Type-only imports count: a cycle of types still ties the files together.
  */
 const lower = '^src/(storage|tokens|limits|simulator)/';
-const features = '^src/(auth|conversations|completions|functions|shopping|observability)/';
+const features = '^src/(auth|conversations|completions|functions|mcp|shopping|observability)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
