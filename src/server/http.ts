@@ -61,7 +61,7 @@ export function createHttpServer(routes: Routes): HttpServer {
       return;
     }
     if (Number(req.headers['content-length'] ?? 0) > maxBytes) return tooLarge(res, maxBytes);
-    if (path === MCP_PATH) return void mcp(req, res).catch(() => res.destroy());
+    if (path === MCP_PATH) return void mcp(req, res);
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
       // A chunked body announces no size: it is counted as it arrives and handed to Yoga whole.
       readWithin(req, maxBytes).then(

@@ -40,7 +40,7 @@ export interface McpEndpointOptions {
  * through FunctionService.executeByName like `executeFunction`: the same validation, timeout, records and stats.
  */
 export function createMcpEndpoint({ services, origins, logger, readBody }: McpEndpointOptions) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const origin = req.headers.origin;
     if (!origins.allowsOrigin(origin, req.headers.host)) return refuse(res, 403, 'Origin not allowed');
     const cors = origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {};
@@ -78,14 +78,16 @@ export function createMcpEndpoint({ services, origins, logger, readBody }: McpEn
       void transport.close();
       void server.close();
     });
-    try {
-      await server.connect(transport);
-      await transport.handleRequest(req, res, message);
-    } catch (error) {
-      logger.error({ err: error }, 'MCP request failed');
-      if (!res.headersSent) refuse(res, 500, 'Internal error', {}, JsonRpcCode.InternalError);
-    }
+    await server.connect(transport);
+    await transport.handleRequest(req, res, message);
   };
+  // Whatever failed (the database, the SDK) is logged, not shown: the client gets a coded internal error.
+  return (req: IncomingMessage, res: ServerResponse): Promise<void> =>
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'MCP request failed');
+      if (res.headersSent) res.destroy();
+      else refuse(res, 500, 'Internal error', {}, JsonRpcCode.InternalError);
+    });
 }
 
 /** An MCP server for one request of one principal: its tools are the functions it may use. */
