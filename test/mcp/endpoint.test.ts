@@ -12,7 +12,9 @@ const USER = 'sk-user-mcp-endpoint';
 let server: TestServer;
 let mcpUrl: URL;
 beforeAll(async () => {
-  server = await startTestServer({ env: { API_KEYS: `user:${USER}`, MAX_REQUEST_BYTES: '4096' } });
+  server = await startTestServer({
+    env: { API_KEYS: `user:${USER}`, MAX_REQUEST_BYTES: '4096', CORS_ORIGINS: 'https://app.example.com' },
+  });
   mcpUrl = new URL('/mcp', server.url);
 });
 afterAll(() => server.close());
@@ -113,6 +115,16 @@ describe('the registry served over MCP at /mcp', () => {
   it('refuses a page from an origin that is not allowed with 403', async () => {
     const response = await post('{}', { origin: 'https://evil.example' });
     expect(response.status).toBe(403);
+  });
+
+  it('answers a preflight from an origin on CORS_ORIGINS with the headers an MCP client sends', async () => {
+    const response = await fetch(mcpUrl, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(response.headers.get('access-control-allow-headers')).toContain('authorization');
   });
 
   it('refuses a body over MAX_REQUEST_BYTES with 413', async () => {
