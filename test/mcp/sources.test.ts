@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateToolConversation, ExecuteFunction, SendWithFunctions } from '../functions/documents.js';
+import {
+  CreateToolConversation,
+  ExecuteFunction,
+  SendWithFunctions,
+  SetFunctionEnabled,
+} from '../functions/documents.js';
 import { startMcpServer, type TestMcpServer } from '../support/mcp-server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
@@ -161,6 +166,19 @@ describe('an MCP server as a source of functions', () => {
       status: 'SUCCEEDED',
       result: 'hey',
     });
+  });
+
+  it('keeps a disabled MCP function disabled when the tools are listed again', async () => {
+    await register('toggling');
+    await server.data(SetFunctionEnabled, { name: 'toggling__forecast', enabled: false }, { apiKey: ADMIN });
+    const { refreshMcpServer } = await server.data(RefreshMcpServer, { name: 'toggling' }, { apiKey: ADMIN });
+    expect(refreshMcpServer.status).toBe('CONNECTED');
+    const response = await server.request(
+      ExecuteFunction,
+      { input: { name: 'toggling__forecast', arguments: { city: 'Oslo' } } },
+      { apiKey: USER },
+    );
+    expect(response.errors?.[0]?.message).toContain('is disabled');
   });
 
   it('removes a server with deleteMcpServer, and its functions with it', async () => {
