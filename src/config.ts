@@ -130,6 +130,11 @@ export const envSchema = z.object({
   COMPLETION_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   FUNCTION_WEBHOOK_ALLOWLIST: commaList.pipe(z.array(webhookAllowlistEntry)),
+  TOOL_APPROVAL_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(15 * 60_000),
   FUNCTION_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   FUNCTION_MAX_ARGUMENT_BYTES: z.coerce
     .number()

@@ -1,4 +1,5 @@
 import type { Authenticator, PrincipalStore } from './auth/index.js';
+import type { ToolApprovals } from './completions/approvals.js';
 import type { CompletionService } from './completions/service.js';
 import type { Config } from './config.js';
 import type { ContextManager } from './conversations/context.js';
@@ -23,6 +24,7 @@ export interface Services {
   conversations: ConversationService;
   context: ContextManager;
   completions: CompletionService;
+  approvals: ToolApprovals;
   functions: FunctionService;
   mcp: McpServers;
   shopping: ShoppingService;

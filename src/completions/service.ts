@@ -29,6 +29,8 @@ export interface SendMessageInput extends Partial<ConversationSettings> {
   cache?: boolean | null;
   /** Structured outputs: the reply as JSON, validated when it is finished. */
   responseFormat?: ResponseFormatInput | null;
+  /** Every function call waits for approveToolCall / denyToolCall. */
+  requireApproval?: boolean | null;
 }
 
 export const DEFAULT_MAX_STEPS = 5;
@@ -134,12 +136,13 @@ export class CompletionService {
 
   /**
    * Runs a completion to its end without streaming (`sendMessage`, the shopping assistant): its row once
-   * COMPLETED, or its stored error, with the upstream code, as an AppError.
+   * COMPLETED or AWAITING_APPROVAL (a tool call waits for a person), or its stored error, with the upstream code,
+   * as an AppError.
    */
   async complete(ownerId: string, input: SendMessageInput, logger: Logger): Promise<CompletionRow> {
     const started = await this.start(ownerId, input, { stream: false, cancelWhenUnwatched: false, logger });
     const completion = await this.finished(started);
-    if (completion.status === 'completed') return completion;
+    if (completion.status === 'completed' || completion.status === 'awaiting_approval') return completion;
     const error = completion.error;
     throw new AppError(
       (error?.code as ErrorCode | undefined) ?? ErrorCode.INTERNAL_SERVER_ERROR,

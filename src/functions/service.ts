@@ -28,6 +28,7 @@ const webhookInputSchema = z.object({
   description: z.string().trim().min(1, 'must not be empty').max(1024),
   parameters: z.unknown(),
   webhookUrl: z.string().max(2048),
+  requiresApproval: z.boolean().nullish(),
 });
 
 /**
@@ -58,13 +59,22 @@ export class FunctionService {
       : 'invalid name';
     if (problem) throw new Error(`built-in function ${definition.name}: ${problem}`);
     this.builtins.set(definition.name, definition);
-    const { handler: _handler, ...row } = definition;
-    return this.deps.store.upsertDefinition({ ...row, kind: 'builtin', webhookUrl: null, ownerId: null });
+    const { handler: _handler, onDenied: _onDenied, requiresApproval = false, ...row } = definition;
+    return this.deps.store.upsertDefinition({
+      ...row,
+      requiresApproval,
+      kind: 'builtin',
+      webhookUrl: null,
+      ownerId: null,
+    });
   }
 
   /** Registers or replaces a webhook function; the names of built-ins and MCP tools are taken. */
   async registerWebhook(ownerId: string, input: WebhookFunctionInput): Promise<FunctionDefinitionRow> {
-    const { name, description, parameters, webhookUrl } = parseInput(webhookInputSchema, input);
+    const { name, description, parameters, webhookUrl, requiresApproval } = parseInput(
+      webhookInputSchema,
+      input,
+    );
     const problem = this.deps.validator.schemaProblem(parameters);
     if (problem) throw badInput('input.parameters', problem);
     const url = this.deps.webhooks.allowedUrl(webhookUrl, 'input.webhookUrl');
@@ -80,6 +90,7 @@ export class FunctionService {
       parameters: parameters as Record<string, unknown>,
       kind: 'webhook',
       webhookUrl: url,
+      requiresApproval: requiresApproval ?? false,
       ownerId,
     });
   }
@@ -143,6 +154,26 @@ export class FunctionService {
     if (choice?.mode && functions.length === 0)
       throw badInput('input.functionCall', 'needs input.functions to choose from');
     return { functions, tools, toolChoice: functions.length > 0 ? (choice?.mode ?? 'auto') : undefined };
+  }
+
+  /**
+   * The validated arguments of a tool call that must wait for a human's approval (its function requires it, or
+   * the send asked it of every call); null when the call runs at once, as a call that would fail does (unknown
+   * function, invalid arguments): it fails without running.
+   */
+  argumentsAwaitingApproval(offer: ToolOffer, call: ToolCall, approveEveryCall: boolean): unknown {
+    const definition = offer.functions.find((candidate) => candidate.name === call.functionName);
+    if (!definition || !(approveEveryCall || definition.requiresApproval)) return null;
+    const checked = this.deps.validator.check(call.arguments, definition.parameters);
+    return checked.ok ? checked.value : null;
+  }
+
+  /** Tells a built-in that a call of its, which waited for approval, was denied or expired. */
+  async denied(
+    call: { functionName: string; arguments: unknown },
+    context: { ownerId: string; completionId: string; reason: string },
+  ): Promise<void> {
+    await this.builtins.get(call.functionName)?.onDenied?.(call.arguments, context);
   }
 
   /** Runs one of the model's tool calls; a function that was not offered gives a FAILED execution. */
@@ -221,7 +252,8 @@ export class FunctionService {
       status: 'failed',
     });
     try {
-      const value = await untilAborted(this.handle(definition, checked.value, { ownerId, signal }), signal);
+      const context = { ownerId, completionId: request.completionId ?? null, signal };
+      const value = await untilAborted(this.handle(definition, checked.value, context), signal);
       const text = JSON.stringify(value ?? null);
       if (Buffer.byteLength(text) > this.deps.maxResultBytes)
         return failed(`result exceeds ${this.deps.maxResultBytes} bytes`);

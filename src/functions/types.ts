@@ -3,6 +3,8 @@ import type { FunctionDefinitionRow } from '../storage/schema.js';
 
 export interface FunctionContext {
   ownerId: string;
+  /** The completion whose model called it; null for executeFunction. */
+  completionId: string | null;
   /** Aborted on timeout or when the completion is cancelled. */
   signal: AbortSignal;
 }
@@ -12,7 +14,14 @@ export interface BuiltinFunction {
   name: string;
   description: string;
   parameters: Record<string, unknown>;
+  /** A call by the model waits for approveToolCall / denyToolCall before it runs. */
+  requiresApproval?: boolean;
   handler: (args: Record<string, unknown>, context: FunctionContext) => Promise<unknown>;
+  /** A call of the model's that waited for approval was denied or expired: undo what was prepared for it. */
+  onDenied?: (
+    args: unknown,
+    context: { ownerId: string; completionId: string; reason: string },
+  ) => Promise<void>;
 }
 
 /** Runs the tools of MCP servers (src/mcp), so that they go through `execute` like every other function. */
@@ -29,6 +38,7 @@ export interface WebhookFunctionInput {
   description: string;
   parameters?: unknown;
   webhookUrl: string;
+  requiresApproval?: boolean | null;
 }
 
 export interface ExecutionRequest {

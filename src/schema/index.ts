@@ -4,6 +4,7 @@ import '../auth/auth.schema.js';
 import '../conversations/conversations.schema.js';
 import '../conversations/context.schema.js';
 import '../completions/completions.schema.js';
+import '../completions/approvals.schema.js';
 import '../functions/functions.schema.js';
 import '../mcp/mcp.schema.js';
 import '../shopping/shopping.schema.js';

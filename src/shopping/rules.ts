@@ -40,6 +40,7 @@ export const spendingRuleInputSchema = z.discriminatedUnion('kind', [
   amountRule('per_transaction_limit'),
   amountRule('daily_budget'),
   amountRule('monthly_budget'),
+  amountRule('approval_above'),
   z.strictObject({ kind: z.literal('blocked_merchant'), merchant, enabled }),
   z.strictObject({ kind: z.literal('blocked_category'), category, enabled }),
   z.strictObject({

@@ -61,6 +61,28 @@ export class ShoppingStore {
     return row;
   }
 
+  /** The transaction of a processTransaction completion that waits for its approval, if any. */
+  async pendingTransaction(ownerId: string, completionId: string): Promise<TransactionRow | null> {
+    const [row] = await this.db
+      .select()
+      .from(transactions)
+      .where(
+        and(
+          eq(transactions.ownerId, ownerId),
+          eq(transactions.completionId, completionId),
+          eq(transactions.status, 'pending_approval'),
+        ),
+      );
+    return row ?? null;
+  }
+
+  async settleTransaction(
+    id: string,
+    decision: Pick<TransactionRow, 'status' | 'violations' | 'remainingBudget'>,
+  ): Promise<void> {
+    await this.db.update(transactions).set(decision).where(eq(transactions.id, id));
+  }
+
   async transactionsById(ownerId: string, ids: readonly string[]): Promise<TransactionRow[]> {
     return this.db
       .select()

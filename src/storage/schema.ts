@@ -133,7 +133,9 @@ export const completions = pgTable(
     conversationId: text('conversation_id')
       .notNull()
       .references(() => conversations.id, { onDelete: 'cascade' }),
-    status: text('status', { enum: ['running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    status: text('status', {
+      enum: ['running', 'awaiting_approval', 'completed', 'failed', 'cancelled'],
+    }).notNull(),
     model: text('model').notNull(),
     messageId: text('message_id'),
     finishReason: text('finish_reason'),
@@ -153,11 +155,17 @@ export const completions = pgTable(
     leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
     /** The reply so far, saved with each lease renewal so a sweep can keep it as a PARTIAL message. */
     partialContent: text('partial_content'),
+    /**
+     * What the run keeps only in memory while it runs, stored when it pauses for a tool approval so that any
+     * instance can resume it (see completions/run-state.ts).
+     */
+    runState: jsonb('run_state').$type<unknown>(),
   },
   (table) => [
     uniqueIndex('completions_owner_idempotency_idx').on(table.ownerId, table.idempotencyKey),
     index('completions_conversation_idx').on(table.conversationId),
     index('completions_running_lease_idx').on(table.leaseExpiresAt).where(sql`${table.status} = 'running'`),
+    index('completions_awaiting_idx').on(table.id).where(sql`${table.status} = 'awaiting_approval'`),
   ],
 );
 
@@ -208,6 +216,8 @@ export const functionDefinitions = pgTable('function_definitions', {
   mcpServer: text('mcp_server').references(() => mcpServers.name, { onDelete: 'cascade' }),
   mcpTool: text('mcp_tool'),
   enabled: boolean('enabled').notNull().default(true),
+  /** A call by the model waits for approveToolCall / denyToolCall before it runs. */
+  requiresApproval: boolean('requires_approval').notNull().default(false),
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
@@ -248,7 +258,7 @@ export const transactions = pgTable(
     currency: text('currency').notNull(),
     merchant: text('merchant').notNull(),
     category: text('category').notNull(),
-    status: text('status', { enum: ['approved', 'declined'] }).notNull(),
+    status: text('status', { enum: ['approved', 'declined', 'pending_approval'] }).notNull(),
     violations: jsonb('violations').$type<string[]>().notNull(),
     remainingBudget: numeric('remaining_budget', { precision: 14, scale: 2, mode: 'number' }),
     completionId: text('completion_id').references(() => completions.id, { onDelete: 'set null' }),
@@ -272,6 +282,7 @@ export const spendingRules = pgTable(
         'blocked_merchant',
         'blocked_category',
         'velocity',
+        'approval_above',
       ],
     }).notNull(),
     /** What the rule is about, normalised (category, merchant, currency), so an upsert finds the same rule. */
