@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.js';
+import { toolApproval } from './completions/approvals.js';
 import { CompletionEventLog } from './completions/events.js';
 import { LeaseKeeper } from './completions/leases.js';
 import { CompletionReplay } from './completions/replay.js';
@@ -156,47 +157,43 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer });
   const runs = new RunRegistry(eventLog);
-  const runner = new CompletionRunner({
+  const completionPath = {
     conversations,
-    context,
     completions: completionStore,
     db: database.db,
     events: eventLog,
-    openai,
-    functions,
-    models,
     lease,
+  };
+  const approval = toolApproval({
+    ...completionPath,
+    functions,
+    timeoutMs: config.TOOL_APPROVAL_TIMEOUT_MS,
+    logger,
+    resume: (completion, runLogger) => completions.resume(completion, runLogger),
   });
-  const replay = new CompletionReplay({
-    events: eventLog,
-    completions: completionStore,
-    conversations,
-    runs,
+  const runner = new CompletionRunner({
+    ...completionPath,
+    context,
+    openai,
+    toolCalls: approval.toolCalls,
+    models,
   });
+  const replay = new CompletionReplay({ ...completionPath, runs });
   const completions = new CompletionService({
-    conversations,
-    completions: completionStore,
-    db: database.db,
-    events: eventLog,
+    ...completionPath,
     functions,
     models,
     settings: conversationService,
     structuredOutputs: new StructuredOutputs(),
-    lease,
+    gate: approval.gate,
     runs,
     runner,
     replay,
     remoteCancelTimeoutMs: config.OPENAI_TIMEOUT_MS,
   });
-  const leases = new LeaseKeeper({
-    lease,
-    completions: completionStore,
-    conversations,
-    events: eventLog,
-    runs,
-    logger,
-  });
+  const leases = new LeaseKeeper({ ...completionPath, runs, logger });
   runs.listen(leases);
+  approval.service.start();
   // Only after listen(): an await before it let the cancel subscription reach Redis mid-handshake (ioredis then
   // fails its ready check on a connection already in subscriber mode).
   await upstreamModels.start();
@@ -231,6 +228,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     conversations: conversationService,
     context,
     completions,
+    approvals: approval.service,
     functions,
     mcp,
     shopping,
@@ -272,6 +270,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'draining running completions');
       await runs.drain(config.SHUTDOWN_GRACE_MS);
       leases.stop();
+      approval.service.stop();
       upstreamModels.stop();
       await mcp.close();
       logger.info('closing connections');

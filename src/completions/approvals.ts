@@ -1,11 +1,17 @@
 import { z } from 'zod';
+import type { ConversationStore } from '../conversations/store.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
+import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { Db } from '../storage/db.js';
 import type { CompletionRow } from '../storage/schema.js';
 import type { ToolApprovalRow } from '../storage/tool-approvals.js';
 import { parseInput } from '../validation.js';
-import type { ApprovalStore } from './approval-store.js';
+import { ApprovalGate } from './approval-gate.js';
+import { ApprovalStore } from './approval-store.js';
+import type { CompletionEventLog } from './events.js';
 import type { CompletionStore, Lease } from './store.js';
+import { ToolCalls } from './tool-calls.js';
 
 /** The longest wait between two looks for expired approvals, whatever TOOL_APPROVAL_TIMEOUT_MS says. */
 const MAX_SWEEP_INTERVAL_MS = 10_000;
@@ -47,11 +53,6 @@ export class ToolApprovals {
     },
   ) {}
 
-  /** When a call asked for now stops waiting. */
-  expiresAt(): Date {
-    return new Date(Date.now() + this.deps.timeoutMs);
-  }
-
   approve(ownerId: string, input: ToolCallDecision, logger: Logger): Promise<CompletionRow> {
     return this.decide(ownerId, input, { status: 'approved', reason: null }, logger);
   }
@@ -65,13 +66,18 @@ export class ToolApprovals {
     return this.deps.approvals.forCompletions(completionIds);
   }
 
-  /** Expires the calls nobody decided in time, on a timer; resumes what is decided but was not resumed. */
+  /**
+   * Expires the calls nobody decided in time, now and on a timer, and resumes what is decided but was not resumed
+   * (its instance stopped between the decision and the resumption).
+   */
   start(): void {
-    const interval = Math.min(this.deps.timeoutMs / 2, MAX_SWEEP_INTERVAL_MS);
-    this.timer = setInterval(() => {
-      this.sweep().catch((error: unknown) => this.deps.logger.error({ err: error }, 'approval sweep failed'));
-    }, interval);
+    const sweep = () =>
+      void this.sweep().catch((error: unknown) =>
+        this.deps.logger.error({ err: error }, 'approval sweep failed'),
+      );
+    this.timer = setInterval(sweep, Math.min(this.deps.timeoutMs / 2, MAX_SWEEP_INTERVAL_MS));
     this.timer.unref();
+    sweep();
   }
 
   stop(): void {
@@ -112,12 +118,45 @@ export class ToolApprovals {
       await this.sweep();
       row = (await this.deps.approvals.get(input.completionId, input.toolCallId)) ?? row;
     }
-    const why = row.reason ? `: ${row.reason}` : '';
+    const outcome = OUTCOMES[row.status];
+    const why = row.reason ? ` (${row.reason})` : '';
     return new AppError(
       ErrorCode.TOOL_CALL_NOT_PENDING,
-      `Tool call ${input.toolCallId} is no longer waiting for a decision: it was ${row.status}${why}`,
+      `Tool call ${input.toolCallId} no longer waits for a decision: ${outcome}${why}`,
     );
   }
 }
 
+const OUTCOMES = {
+  approved: 'it was approved already',
+  denied: 'it was denied',
+  expired: 'it expired',
+  pending: 'it expired',
+} as const;
+
 const formatMs = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
+
+/**
+ * The parts of tool approval, built together: the runner's tool calls and approval gate, and the service behind
+ * approveToolCall / denyToolCall, which resumes runs through `resume` (the completion service's).
+ */
+export function toolApproval(deps: {
+  db: Db;
+  conversations: ConversationStore;
+  completions: CompletionStore;
+  functions: FunctionService;
+  events: CompletionEventLog;
+  lease: Lease;
+  timeoutMs: number;
+  logger: Logger;
+  resume: (completion: CompletionRow, logger: Logger) => void;
+}) {
+  const { db, conversations, completions, functions, events, lease, timeoutMs, logger, resume } = deps;
+  const approvals = new ApprovalStore(db);
+  const gate = new ApprovalGate({ approvals, completions, functions, events, db, lease, timeoutMs });
+  return {
+    gate,
+    toolCalls: new ToolCalls({ conversations, events, functions, gate }),
+    service: new ToolApprovals({ approvals, completions, lease, timeoutMs, resume, logger }),
+  };
+}

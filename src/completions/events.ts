@@ -130,9 +130,12 @@ export class CompletionEventLog {
     return this.replay.retain(completionId, ms);
   }
 
-  /** Appends for a completion whose writer is gone (its instance died): numbered after what was stored. */
-  async appendRecovered(completionId: string, event: NewCompletionEvent): Promise<void> {
-    const seq = (await this.replay.read(completionId, 0)).length + 1;
+  /**
+   * Appends for a completion whose writer is gone (its instance died, or its run waits for approvals): numbered
+   * after `lastSeq` when known, else after what was stored.
+   */
+  async appendRecovered(completionId: string, event: NewCompletionEvent, lastSeq?: number): Promise<void> {
+    const seq = (lastSeq ?? (await this.replay.read(completionId, 0)).length) + 1;
     this.publish({ ...event, seq, completionId } as CompletionEvent);
   }
 

@@ -4,6 +4,7 @@ import type { CompletionRow } from '../storage/schema.js';
 import {
   type CompletionEvent,
   type CompletionEventLog,
+  hasEnded,
   type NewCompletionEvent,
   terminalOf,
 } from './events.js';
@@ -33,7 +34,7 @@ export class CompletionReplay {
     afterSeq: number,
     signal: AbortSignal,
   ): AsyncGenerator<CompletionEvent> {
-    if (completion.status !== 'running' && !(await this.deps.events.exists(completion.id))) {
+    if (hasEnded(completion) && !(await this.deps.events.exists(completion.id))) {
       const message = completion.messageId
         ? await this.deps.conversations.message(completion.messageId)
         : null;
@@ -55,7 +56,7 @@ export class CompletionReplay {
     return this.deps.events.follow(completionId, afterSeq, signal, async (last) => {
       if (this.deps.runs.has(completionId)) return undefined;
       const row = await this.deps.completions.get(completionId);
-      if (!row || row.status === 'running') return undefined;
+      if (!row || !hasEnded(row)) return undefined;
       return { ...terminalOf(row), seq: last + 1, completionId } as CompletionEvent;
     });
   }

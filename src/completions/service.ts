@@ -9,9 +9,11 @@ import type { Db } from '../storage/db.js';
 import type { CompletionRow, ConversationRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
 import { parseInput, withoutNullish } from '../validation.js';
+import type { ApprovalGate } from './approval-gate.js';
 import type { CompletionEvent, CompletionEventLog } from './events.js';
 import type { CompletionReplay } from './replay.js';
-import type { CompletionRun, CompletionRunner } from './runner.js';
+import type { CompletionRun, RunState } from './run-state.js';
+import type { CompletionRunner } from './runner.js';
 import type { RunRegistry } from './runs.js';
 import type { CompletionStore, Lease } from './store.js';
 import type { ResponseFormatInput, StructuredOutputs } from './structured-output.js';
@@ -64,6 +66,7 @@ export class CompletionService {
       /** Checks the settings a send chooses against the model, over the conversation's own. */
       settings: Pick<ConversationService, 'settings'>;
       structuredOutputs: StructuredOutputs;
+      gate: ApprovalGate;
       lease: Lease;
       runs: RunRegistry;
       runner: CompletionRunner;
@@ -116,6 +119,12 @@ export class CompletionService {
       maxSteps: maxSteps ?? DEFAULT_MAX_STEPS,
       cache: input.cache ?? undefined,
       stream: options.stream,
+      request: {
+        functions: functions ?? [],
+        functionCall: input.functionCall ?? null,
+        responseFormat: input.responseFormat ?? null,
+        requireApproval: input.requireApproval ?? false,
+      },
       signal: controller.signal,
       logger: options.logger.child({ completionId: row.id }),
       progress: {
@@ -132,6 +141,55 @@ export class CompletionService {
     };
     this.deps.runs.add(row.id, handle, this.deps.runner.run(run));
     return row;
+  }
+
+  /**
+   * Goes on with a run that waited for tool approvals and that this instance claimed (its calls all decided):
+   * rebuilt from its stored state, its decided calls answered, then the tool loop as before.
+   */
+  resume(claimed: CompletionRow, logger: Logger): void {
+    const state = claimed.runState as RunState;
+    const controller = new AbortController();
+    this.deps.events.handOver(claimed.id, state.lastSeq);
+    let run: CompletionRun | undefined;
+    const outcome = this.restore(claimed, state, controller.signal, logger).then(
+      (restored) => {
+        run = restored;
+        return this.deps.runner.run(restored);
+      },
+      (error: unknown) => this.deps.runner.failToResume(claimed, error),
+    );
+    const handle = { controller, cancelWhenUnwatched: false, content: () => run?.content ?? '' };
+    this.deps.runs.add(claimed.id, handle, outcome);
+  }
+
+  private async restore(
+    completion: CompletionRow,
+    state: RunState,
+    signal: AbortSignal,
+    logger: Logger,
+  ): Promise<CompletionRun> {
+    return {
+      completion,
+      conversation: await this.deps.conversations.get(completion.ownerId, completion.conversationId),
+      settings: state.settings,
+      // Offered again: a function disabled meanwhile fails the run rather than running.
+      offer: await this.deps.functions.offerTools(completion.ownerId, state.functions, state.functionCall),
+      structured: this.deps.structuredOutputs.prepare(state.responseFormat),
+      maxSteps: state.maxSteps,
+      cache: state.cache ?? undefined,
+      stream: state.stream,
+      request: state,
+      resumeAfter: state,
+      signal,
+      logger: logger.child({ completionId: completion.id }),
+      progress: {
+        started: performance.now() - state.elapsedMs,
+        firstTokenMs: state.firstTokenMs,
+        usage: state.usage,
+      },
+      content: '',
+    };
   }
 
   /**
@@ -166,6 +224,10 @@ export class CompletionService {
     const completion = await this.owned(ownerId, completionId);
     const cancelled = this.deps.runs.cancel(completionId);
     if (cancelled) return cancelled;
+    if (completion.status === 'awaiting_approval') {
+      // Unless a decision resumed it meanwhile: then it is cancelled where it runs.
+      return (await this.deps.gate.cancel(completionId)) ?? this.cancel(ownerId, completionId);
+    }
     if (completion.status !== 'running') return completion;
     this.deps.events.requestCancel(completionId);
     const timeout = AbortSignal.timeout(this.deps.remoteCancelTimeoutMs);

@@ -103,8 +103,11 @@ export class ShoppingService {
     const { store } = this.deps;
     const pending = await store.pendingTransaction(ownerId, completionId);
     if (!pending) return;
-    const violations = [`the purchase was not approved: ${reason}`];
-    await store.settleTransaction(pending.id, { status: 'declined', violations, remainingBudget: null });
+    await store.settleTransaction(pending.id, {
+      status: 'declined',
+      violations: [reason],
+      remainingBudget: null,
+    });
   }
 
   /** assess_transaction_risk: the risk signals of a transaction and their score. */
