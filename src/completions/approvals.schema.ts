@@ -55,6 +55,11 @@ builder.objectField(CompletionRef, 'toolApprovals', (t) =>
   }),
 );
 
+const decision = (input: { completionId: string | number; toolCallId: string; reason?: string | null }) => ({
+  ...input,
+  completionId: decodeId(input.completionId, 'Completion', 'input.completionId'),
+});
+
 builder.mutationFields((t) => ({
   approveToolCall: t.fieldWithInput({
     type: CompletionRef,
@@ -66,14 +71,7 @@ builder.mutationFields((t) => ({
       toolCallId: t.input.string({ required: true }),
     },
     resolve: (_root, { input }, context) =>
-      context.services.approvals.approve(
-        ownerId(context),
-        {
-          completionId: decodeId(input.completionId, 'Completion', 'input.completionId'),
-          toolCallId: input.toolCallId,
-        },
-        context.logger,
-      ),
+      context.services.approvals.approve(ownerId(context), decision(input), context.logger),
   }),
   denyToolCall: t.fieldWithInput({
     type: CompletionRef,
@@ -86,14 +84,6 @@ builder.mutationFields((t) => ({
       reason: t.input.string({ description: 'Told to the model (at most 1000 characters).' }),
     },
     resolve: (_root, { input }, context) =>
-      context.services.approvals.deny(
-        ownerId(context),
-        {
-          completionId: decodeId(input.completionId, 'Completion', 'input.completionId'),
-          toolCallId: input.toolCallId,
-          reason: input.reason,
-        },
-        context.logger,
-      ),
+      context.services.approvals.deny(ownerId(context), decision(input), context.logger),
   }),
 }));

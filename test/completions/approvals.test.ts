@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateToolConversation } from '../functions/documents.js';
+import { PURCHASE_ARGUMENTS, purchaseAwaitingApproval } from '../support/approvals.js';
 import { wsClient } from '../support/clients.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
@@ -16,7 +17,6 @@ import {
 
 const ALICE = 'sk-alice-approvals';
 const BOB = 'sk-bob-approvals';
-const PURCHASE = { amount: 100, merchant: 'Amazon', category: 'general', currency: 'USD' };
 
 /** A completion whose forced validate_transaction call waits for approval, as sendMessage returns it. */
 async function awaitingPurchase(server: TestServer) {
@@ -27,20 +27,15 @@ async function awaitingPurchase(server: TestServer) {
   );
   const { sendMessage } = await server.data(
     SendForApproval,
-    {
-      input: {
-        conversationId: createConversation.id,
-        content: 'Process a $100 purchase from Amazon',
-        functions: ['validate_transaction'],
-        functionCall: { name: 'validate_transaction' },
-        requireApproval: true,
-      },
-    },
+    { input: purchaseAwaitingApproval(createConversation.id) },
     { apiKey: ALICE },
   );
   const toolCallId = sendMessage.toolApprovals[0]?.toolCallId ?? '';
   return { completion: sendMessage, decision: { completionId: sendMessage.id, toolCallId } };
 }
+
+const outcome = async (server: TestServer, id: string) =>
+  (await server.data(ApprovalOutcome, { id }, { apiKey: ALICE })).completion;
 
 /** The completion's events after `afterSeq`, up to its end. */
 async function eventsUntilEnd(server: TestServer, completionId: string, afterSeq = 0) {
@@ -65,7 +60,7 @@ describe('tool approval', () => {
     expect(completion.toolApprovals).toEqual([
       expect.objectContaining({
         functionName: 'validate_transaction',
-        arguments: PURCHASE,
+        arguments: PURCHASE_ARGUMENTS,
         status: 'PENDING',
         reason: null,
         decidedAt: null,
@@ -78,11 +73,7 @@ describe('tool approval', () => {
     await server.data(ApproveToolCall, { input: decision }, { apiKey: ALICE });
     const events = await eventsUntilEnd(server, decision.completionId);
     expect(events.at(-1)?.__typename).toBe('CompletionDone');
-    const { completion } = await server.data(
-      ApprovalOutcome,
-      { id: decision.completionId },
-      { apiKey: ALICE },
-    );
+    const completion = await outcome(server, decision.completionId);
     expect(completion?.status).toBe('COMPLETED');
     expect(completion?.functionExecutions).toEqual([
       { functionName: 'validate_transaction', status: 'SUCCEEDED', toolCallId: decision.toolCallId },
@@ -100,11 +91,7 @@ describe('tool approval', () => {
     const reason = 'too expensive this month';
     await server.data(DenyToolCall, { input: { ...decision, reason } }, { apiKey: ALICE });
     await eventsUntilEnd(server, decision.completionId);
-    const { completion } = await server.data(
-      ApprovalOutcome,
-      { id: decision.completionId },
-      { apiKey: ALICE },
-    );
+    const completion = await outcome(server, decision.completionId);
     expect(completion?.status).toBe('COMPLETED');
     expect(completion?.functionExecutions).toEqual([]);
     expect(completion?.message?.content).toBe(
@@ -120,11 +107,7 @@ describe('tool approval', () => {
     expect(again.errors?.[0]?.extensions?.code).toBe('TOOL_CALL_NOT_PENDING');
     expect(again.errors?.[0]?.message).toContain('it was approved already');
     await eventsUntilEnd(server, decision.completionId);
-    const { completion } = await server.data(
-      ApprovalOutcome,
-      { id: decision.completionId },
-      { apiKey: ALICE },
-    );
+    const completion = await outcome(server, decision.completionId);
     expect(completion?.functionExecutions).toHaveLength(1);
   });
 
@@ -134,11 +117,7 @@ describe('tool approval', () => {
     const approved = await server.request(ApproveToolCall, { input: decision }, { apiKey: ALICE });
     expect(approved.errors?.[0]?.extensions?.code).toBe('TOOL_CALL_NOT_PENDING');
     await eventsUntilEnd(server, decision.completionId);
-    const { completion } = await server.data(
-      ApprovalOutcome,
-      { id: decision.completionId },
-      { apiKey: ALICE },
-    );
+    const completion = await outcome(server, decision.completionId);
     expect(completion?.functionExecutions).toEqual([]);
   });
 
@@ -150,11 +129,7 @@ describe('tool approval', () => {
       'NOT_FOUND',
       'NOT_FOUND',
     ]);
-    const { completion } = await server.data(
-      ApprovalOutcome,
-      { id: decision.completionId },
-      { apiKey: ALICE },
-    );
+    const completion = await outcome(server, decision.completionId);
     expect(completion?.status).toBe('AWAITING_APPROVAL');
     expect(completion?.toolApprovals).toEqual([expect.objectContaining({ status: 'PENDING' })]);
   });
@@ -177,11 +152,7 @@ describe('tool approval', () => {
       { apiKey: ALICE },
     );
     expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    const { completion } = await server.data(
-      ApprovalOutcome,
-      { id: decision.completionId },
-      { apiKey: ALICE },
-    );
+    const completion = await outcome(server, decision.completionId);
     expect(completion?.toolApprovals).toEqual([expect.objectContaining({ status: 'PENDING' })]);
   });
 
@@ -193,7 +164,7 @@ describe('tool approval', () => {
     while (event.__typename !== 'ToolApprovalRequested') event = (await subscription.next()).completionEvents;
     expect(event).toMatchObject({
       toolCall: { id: decision.toolCallId, functionName: 'validate_transaction' },
-      arguments: PURCHASE,
+      arguments: PURCHASE_ARGUMENTS,
     });
     await server.data(ApproveToolCall, { input: decision }, { apiKey: ALICE });
     const events = (await subscription.all()).map((received) => received.completionEvents);
@@ -234,11 +205,7 @@ describe('tool approval expiry', () => {
     const { decision } = await awaitingPurchase(server);
     const events = await eventsUntilEnd(server, decision.completionId);
     expect(events.at(-1)?.__typename).toBe('CompletionDone');
-    const { completion } = await server.data(
-      ApprovalOutcome,
-      { id: decision.completionId },
-      { apiKey: ALICE },
-    );
+    const completion = await outcome(server, decision.completionId);
     const reason = 'No one approved or denied this call within 1 s: it expired and did not run';
     expect(completion?.toolApprovals).toEqual([expect.objectContaining({ status: 'EXPIRED', reason })]);
     expect(completion?.functionExecutions).toEqual([]);
@@ -279,11 +246,7 @@ describe('tool approval across a restart', () => {
       const rest = await eventsUntilEnd(second, decision.completionId, requested.seq);
       expect(rest.map((event) => event.seq)).toEqual(rest.map((_, index) => requested.seq + index + 1));
       expect(rest.at(-1)?.__typename).toBe('CompletionDone');
-      const { completion } = await second.data(
-        ApprovalOutcome,
-        { id: decision.completionId },
-        { apiKey: ALICE },
-      );
+      const completion = await outcome(second, decision.completionId);
       expect(completion?.status).toBe('COMPLETED');
       expect(completion?.functionExecutions).toHaveLength(1);
     } finally {

@@ -7,6 +7,7 @@ import {
   SendForApproval,
 } from '../completions/documents.js';
 import { CreateConversation } from '../conversations/documents.js';
+import { purchaseAwaitingApproval } from '../support/approvals.js';
 import { wsClient } from '../support/clients.js';
 import { type ServerProcess, spawnServer } from '../support/process.js';
 import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
@@ -21,6 +22,8 @@ describe.skipIf(!available)('tool approval across instances on one PostgreSQL an
   let database: { url: string; drop(): Promise<void> };
   const redisPrefix = testRedisPrefix();
   const processes: ServerProcess[] = [];
+  let a: ServerProcess;
+  let b: ServerProcess;
 
   const spawn = async () => {
     const server = await spawnServer({
@@ -37,13 +40,7 @@ describe.skipIf(!available)('tool approval across instances on one PostgreSQL an
   const awaitingOn = async (server: ServerProcess) => {
     const { createConversation } = await server.data(CreateConversation, { input: { title: 'approval' } });
     const { sendMessage } = await server.data(SendForApproval, {
-      input: {
-        conversationId: createConversation.id,
-        content: 'Process a $100 purchase from Amazon',
-        functions: ['validate_transaction'],
-        functionCall: { name: 'validate_transaction' },
-        requireApproval: true,
-      },
+      input: purchaseAwaitingApproval(createConversation.id),
     });
     expect(sendMessage.status).toBe('AWAITING_APPROVAL');
     return { completionId: sendMessage.id, toolCallId: sendMessage.toolApprovals[0]?.toolCallId ?? '' };
@@ -52,7 +49,9 @@ describe.skipIf(!available)('tool approval across instances on one PostgreSQL an
   beforeAll(async () => {
     simulator = await createSimulator();
     database = await createTestDatabase();
-  }, 60_000);
+    a = await spawn();
+    b = await spawn();
+  }, 120_000);
 
   afterAll(async () => {
     for (const server of processes) server.child.kill('SIGKILL');
@@ -63,7 +62,6 @@ describe.skipIf(!available)('tool approval across instances on one PostgreSQL an
   });
 
   it('an approval sent to B resumes a run started on A, and a subscriber on A sees it continue', async () => {
-    const [a, b] = await Promise.all([spawn(), spawn()]);
     const decision = await awaitingOn(a);
     const onA = wsClient(a.wsUrl);
     const subscription = onA.subscribe(ApprovalEvents, { completionId: decision.completionId });
@@ -85,8 +83,6 @@ describe.skipIf(!available)('tool approval across instances on one PostgreSQL an
   });
 
   it('two approvals racing on A and B: one wins, the other is TOOL_CALL_NOT_PENDING, the call runs once', async () => {
-    const [a, b] = processes.length >= 2 ? processes : await Promise.all([spawn(), spawn()]);
-    if (!a || !b) throw new Error('no instances');
     const decision = await awaitingOn(a);
     const responses = await Promise.all(
       [a, b].map((server) => server.request(ApproveToolCall, { input: decision })),
