@@ -178,7 +178,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     toolCalls: approval.toolCalls,
     models,
   });
-  const replay = new CompletionReplay({ ...completionPath, runs });
+  const replay = new CompletionReplay({ ...completionPath, runs, gate: approval.gate });
   const completions = new CompletionService({
     ...completionPath,
     functions,

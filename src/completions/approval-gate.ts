@@ -3,7 +3,7 @@ import type { Db } from '../storage/db.js';
 import type { CompletionRow, ToolCallRecord } from '../storage/schema.js';
 import type { ToolApprovalRow } from '../storage/tool-approvals.js';
 import type { ApprovalStore } from './approval-store.js';
-import { CANCELLED, type CompletionEventLog } from './events.js';
+import { CANCELLED, type CompletionEvent, type CompletionEventLog } from './events.js';
 import type { RunState } from './run-state.js';
 import type { CompletionStore, Lease } from './store.js';
 
@@ -87,10 +87,27 @@ export class ApprovalGate {
     return paused;
   }
 
-  /** The decisions on the calls of the pause a run resumes from, in the order they were asked for. */
-  async decisions(completionId: string, state: RunState): Promise<ToolApprovalRow[]> {
+  /** The calls of the pause a completion waits in or resumes from, with their decisions, in the order asked. */
+  async pauseCalls(completionId: string, state: RunState): Promise<ToolApprovalRow[]> {
     const rows = await this.deps.approvals.forCompletions([completionId]);
     return rows.filter((row) => state.awaiting.includes(row.toolCallId));
+  }
+
+  /** The ToolApprovalRequested events of a waiting completion, from storage (the call with its validated arguments). */
+  async requests(completion: CompletionRow): Promise<CompletionEvent[]> {
+    const state = completion.runState as RunState;
+    return (await this.pauseCalls(completion.id, state)).map((approval) => ({
+      kind: 'approvalRequested',
+      seq: approval.seq,
+      completionId: completion.id,
+      toolCall: {
+        id: approval.toolCallId,
+        functionName: approval.functionName,
+        arguments: JSON.stringify(approval.arguments),
+      },
+      arguments: approval.arguments,
+      expiresAt: approval.expiresAt.toISOString(),
+    }));
   }
 
   /**
@@ -124,7 +141,7 @@ export class ApprovalGate {
     });
     if (!row) return null;
     const state = row.runState as RunState;
-    for (const approval of await this.decisions(completionId, state)) {
+    for (const approval of await this.pauseCalls(completionId, state)) {
       const { ownerId } = approval;
       await this.deps.functions.denied(approval, { ownerId, completionId, reason: denied });
     }

@@ -1,6 +1,7 @@
 import type { ConversationStore } from '../conversations/store.js';
 import { notFound } from '../errors.js';
 import type { CompletionRow } from '../storage/schema.js';
+import type { ApprovalGate } from './approval-gate.js';
 import {
   type CompletionEvent,
   type CompletionEventLog,
@@ -22,12 +23,14 @@ export class CompletionReplay {
       completions: CompletionStore;
       conversations: ConversationStore;
       runs: RunRegistry;
+      gate: ApprovalGate;
     },
   ) {}
 
   /**
    * The completion's events after `afterSeq`, then live. A finished completion whose event log has expired is
-   * replayed from what was stored: its whole reply as one delta, then its end.
+   * replayed from what was stored: its whole reply as one delta, then its end. One waiting for approvals whose
+   * log is gone (kept in the memory of an instance that stopped) starts with its stored approval requests.
    */
   async *events(
     completion: CompletionRow,
@@ -41,7 +44,14 @@ export class CompletionReplay {
       yield* storedEvents(completion, message?.content ?? '', afterSeq);
       return;
     }
-    yield* this.follow(completion.id, afterSeq, signal);
+    let after = afterSeq;
+    if (completion.status === 'awaiting_approval' && !(await this.deps.events.exists(completion.id))) {
+      for (const event of await this.deps.gate.requests(completion)) {
+        if (event.seq > after) yield event;
+        after = Math.max(after, event.seq);
+      }
+    }
+    yield* this.follow(completion.id, after, signal);
   }
 
   /**

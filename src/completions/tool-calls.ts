@@ -47,7 +47,7 @@ export class ToolCalls {
   async answerDecided(run: CompletionRun, state: RunState): Promise<void> {
     const refused = new Map<string, string>();
     const calls: ToolCallRecord[] = [];
-    for (const decided of await this.deps.gate.decisions(run.completion.id, state)) {
+    for (const decided of await this.deps.gate.pauseCalls(run.completion.id, state)) {
       const { toolCallId, functionName } = decided;
       calls.push({ id: toolCallId, functionName, arguments: JSON.stringify(decided.arguments) });
       if (decided.status !== 'approved') refused.set(toolCallId, await this.deps.gate.notRun(decided));

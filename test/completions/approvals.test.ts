@@ -242,6 +242,15 @@ describe('tool approval across a restart', () => {
 
     const second = await start();
     try {
+      // Its events were kept in the first instance's memory: a new subscriber starts from the stored request.
+      const fresh = wsClient(second.wsUrl, ALICE);
+      const replayed = fresh.subscribe(ApprovalEvents, { completionId: decision.completionId });
+      expect((await replayed.next()).completionEvents).toMatchObject({
+        __typename: 'ToolApprovalRequested',
+        seq: requested.seq,
+        toolCall: { id: decision.toolCallId },
+      });
+      await fresh.close();
       await second.data(ApproveToolCall, { input: decision }, { apiKey: ALICE });
       const rest = await eventsUntilEnd(second, decision.completionId, requested.seq);
       expect(rest.map((event) => event.seq)).toEqual(rest.map((_, index) => requested.seq + index + 1));
