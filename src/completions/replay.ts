@@ -71,10 +71,16 @@ export class CompletionReplay {
     });
   }
 
-  /** Follows the completion to its terminal event (or until `signal`), then reads its stored outcome. */
+  /**
+   * Follows the completion to its terminal event, or until it waits for approvals (or `signal`), then reads its
+   * stored outcome.
+   */
   async outcome(completion: CompletionRow, signal: AbortSignal): Promise<CompletionRow> {
-    for await (const _event of this.follow(completion.id, 0, signal)) {
-      // drain to the terminal event
+    for await (const event of this.follow(completion.id, 0, signal)) {
+      if (event.kind !== 'approvalRequested') continue;
+      // A request from an earlier pause of a run that went on since does not count.
+      const row = await this.deps.completions.get(completion.id);
+      if (row?.status === 'awaiting_approval') return row;
     }
     const row = await this.deps.completions.get(completion.id);
     if (!row) throw notFound('Completion', completion.id);

@@ -5,6 +5,7 @@ import {
   ApprovalOutcome,
   ApproveToolCall,
   SendForApproval,
+  StartCompletion,
 } from '../completions/documents.js';
 import { CreateConversation } from '../conversations/documents.js';
 import { purchaseAwaitingApproval } from '../support/approvals.js';
@@ -95,6 +96,23 @@ describe.skipIf(!available)('tool approval across instances on one PostgreSQL an
     const { completion } = await b.data(ApprovalOutcome, { id: decision.completionId });
     expect(completion?.status).toBe('COMPLETED');
     expect(completion?.functionExecutions).toHaveLength(1);
+  });
+
+  it('a retried send on B of a run still going on A returns once the run waits for approval', async () => {
+    const { createConversation } = await a.data(CreateConversation, { input: { title: 'retry' } });
+    const input = {
+      ...purchaseAwaitingApproval(createConversation.id),
+      idempotencyKey: 'retry-while-running',
+    };
+    simulator.setLatency({ firstTokenMs: 1000 });
+    try {
+      const { startCompletion } = await a.data(StartCompletion, { input });
+      expect(startCompletion.status).toBe('RUNNING');
+      const { sendMessage } = await b.data(SendForApproval, { input });
+      expect(sendMessage).toMatchObject({ id: startCompletion.id, status: 'AWAITING_APPROVAL' });
+    } finally {
+      simulator.setLatency({ firstTokenMs: 0 });
+    }
   });
 
   it('a completion awaiting approval survives a restart: a new instance approves it and the run finishes', async () => {
