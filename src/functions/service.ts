@@ -59,14 +59,9 @@ export class FunctionService {
       : 'invalid name';
     if (problem) throw new Error(`built-in function ${definition.name}: ${problem}`);
     this.builtins.set(definition.name, definition);
-    const { handler: _handler, onDenied: _onDenied, requiresApproval = false, ...row } = definition;
-    return this.deps.store.upsertDefinition({
-      ...row,
-      requiresApproval,
-      kind: 'builtin',
-      webhookUrl: null,
-      ownerId: null,
-    });
+    const { name, description, parameters, requiresApproval = false } = definition;
+    const row = { name, description, parameters, requiresApproval };
+    return this.deps.store.upsertDefinition({ ...row, kind: 'builtin', webhookUrl: null, ownerId: null });
   }
 
   /** Registers or replaces a webhook function; the names of built-ins and MCP tools are taken. */

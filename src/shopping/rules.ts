@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SpendingRuleRow } from '../storage/schema.js';
+import type { SpendingRuleRow } from '../storage/shopping.js';
 import type { NewSpendingRule } from './store.js';
 
 const money = z.number().positive('must be positive').max(1e11).multipleOf(0.01, 'at most 2 decimals');

@@ -4,7 +4,8 @@ import { AppError, ErrorCode } from '../errors.js';
 import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { NewestFirstCursor } from '../storage/newest-first.js';
-import type { CompletionRow, SpendingRuleRow, TransactionRow } from '../storage/schema.js';
+import type { CompletionRow } from '../storage/schema.js';
+import type { SpendingRuleRow, TransactionRow } from '../storage/shopping.js';
 import { parseInput, withoutNullish } from '../validation.js';
 import { assessRisk, type RiskAssessment } from './risk.js';
 import {

@@ -1,7 +1,7 @@
 import { CompletionRef } from '../completions/completions.schema.js';
 import { builder, ownerId } from '../schema/builder.js';
 import { resolveNewestFirst } from '../schema/newest-first.js';
-import type { SpendingRuleRow, TransactionRow } from '../storage/schema.js';
+import type { SpendingRuleRow, TransactionRow } from '../storage/shopping.js';
 import type { RiskSignal } from './risk.js';
 import type { RiskAnalysis } from './service.js';
 

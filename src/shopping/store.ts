@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, avg, count, eq, gte, inArray, sql, sum } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { type NewestFirstCursor, newestFirst } from '../storage/newest-first.js';
-import { type SpendingRuleRow, spendingRules, type TransactionRow, transactions } from '../storage/schema.js';
+import {
+  type SpendingRuleRow,
+  spendingRules,
+  type TransactionRow,
+  transactions,
+} from '../storage/shopping.js';
 
 export type NewSpendingRule = Omit<SpendingRuleRow, 'id' | 'ownerId' | 'createdAt' | 'updatedAt'>;
 export type NewTransaction = Omit<TransactionRow, 'id' | 'createdAt'>;

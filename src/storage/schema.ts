@@ -13,7 +13,8 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
-const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+export const createdAt = () =>
+  timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
 export const principals = pgTable('principals', {
   id: text('id').primaryKey(),
@@ -155,10 +156,7 @@ export const completions = pgTable(
     leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
     /** The reply so far, saved with each lease renewal so a sweep can keep it as a PARTIAL message. */
     partialContent: text('partial_content'),
-    /**
-     * What the run keeps only in memory while it runs, stored when it pauses for a tool approval so that any
-     * instance can resume it (see completions/run-state.ts).
-     */
+    /** What a run paused for tool approvals needs to go on, on any instance (see completions/run-state.ts). */
     runState: jsonb('run_state').$type<unknown>(),
   },
   (table) => [
@@ -247,64 +245,9 @@ export const functionExecutions = pgTable(
   ],
 );
 
-export const transactions = pgTable(
-  'transactions',
-  {
-    id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
-    amount: numeric('amount', { precision: 14, scale: 2, mode: 'number' }).notNull(),
-    currency: text('currency').notNull(),
-    merchant: text('merchant').notNull(),
-    category: text('category').notNull(),
-    status: text('status', { enum: ['approved', 'declined', 'pending_approval'] }).notNull(),
-    violations: jsonb('violations').$type<string[]>().notNull(),
-    remainingBudget: numeric('remaining_budget', { precision: 14, scale: 2, mode: 'number' }),
-    completionId: text('completion_id').references(() => completions.id, { onDelete: 'set null' }),
-    createdAt: createdAt(),
-  },
-  (table) => [index('transactions_owner_created_idx').on(table.ownerId, table.createdAt, table.id)],
-);
-
-export const spendingRules = pgTable(
-  'spending_rules',
-  {
-    id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
-    kind: text('kind', {
-      enum: [
-        'per_transaction_limit',
-        'daily_budget',
-        'monthly_budget',
-        'blocked_merchant',
-        'blocked_category',
-        'velocity',
-        'approval_above',
-      ],
-    }).notNull(),
-    /** What the rule is about, normalised (category, merchant, currency), so an upsert finds the same rule. */
-    scope: text('scope').notNull(),
-    category: text('category'),
-    merchant: text('merchant'),
-    amount: numeric('amount', { precision: 14, scale: 2, mode: 'number' }),
-    currency: text('currency'),
-    maxTransactions: integer('max_transactions'),
-    windowMinutes: integer('window_minutes'),
-    enabled: boolean('enabled').notNull().default(true),
-    createdAt: createdAt(),
-    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-  },
-  (table) => [uniqueIndex('spending_rules_owner_kind_scope_idx').on(table.ownerId, table.kind, table.scope)],
-);
-
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type CompletionRow = typeof completions.$inferSelect;
 export type FunctionDefinitionRow = typeof functionDefinitions.$inferSelect;
 export type McpServerRow = typeof mcpServers.$inferSelect;
 export type FunctionExecutionRow = typeof functionExecutions.$inferSelect;
-export type TransactionRow = typeof transactions.$inferSelect;
-export type SpendingRuleRow = typeof spendingRules.$inferSelect;

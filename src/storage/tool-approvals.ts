@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { completions, principals } from './schema.js';
+import { completions, createdAt, principals } from './schema.js';
 
 /** A tool call the model made that waits for (or got) a human's decision before it runs. */
 export const toolApprovals = pgTable(
@@ -24,7 +24,7 @@ export const toolApprovals = pgTable(
     seq: integer('seq').notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
     decidedAt: timestamp('decided_at', { withTimezone: true, mode: 'date' }),
-    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    createdAt: createdAt(),
   },
   (table) => [
     uniqueIndex('tool_approvals_completion_call_idx').on(table.completionId, table.toolCallId),
