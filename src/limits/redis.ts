@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Bucket, BucketStore, Draw } from './buckets.js';
 import type { CacheBounds, CacheStore } from './cache.js';
+import type { Allowance, Counter, Refusal, Spend, SpendingStore } from './spending.js';
 import type { StreamSlots } from './streams.js';
 
 /**
@@ -185,5 +186,75 @@ export class RedisStreamSlots implements StreamSlots {
       clearInterval(renewal);
       await this.redis.zrem(key, lease);
     };
+  }
+}
+
+/**
+ * A spending counter is a hash {usd, tokens} that expires when its period ends. KEYS: the counters; ARGV: the
+ * charge's usd and tokens, then each counter's usd limit, token limit ('' for none) and end. Returns 0 when the
+ * charge was added to every counter, else {index (1-based), 'usd' | 'tokens'} of the first it would exceed.
+ */
+const SPEND_RESERVE = new LuaScript(`
+local usd, tokens = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local usdLimit, tokenLimit = tonumber(ARGV[i * 3]), tonumber(ARGV[i * 3 + 1])
+  local spent = redis.call('HMGET', key, 'usd', 'tokens')
+  if usdLimit and (tonumber(spent[1]) or 0) + usd > usdLimit then return {i, 'usd'} end
+  if tokenLimit and (tonumber(spent[2]) or 0) + tokens > tokenLimit then return {i, 'tokens'} end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('HINCRBYFLOAT', key, 'usd', ARGV[1])
+  redis.call('HINCRBY', key, 'tokens', ARGV[2])
+  redis.call('PEXPIREAT', key, ARGV[i * 3 + 2])
+end
+return 0`);
+
+/** KEYS: the counters; ARGV: usd and tokens to add, then each counter's end. */
+const SPEND_ADD = new LuaScript(`
+for i, key in ipairs(KEYS) do
+  redis.call('HINCRBYFLOAT', key, 'usd', ARGV[1])
+  redis.call('HINCRBY', key, 'tokens', ARGV[2])
+  redis.call('PEXPIREAT', key, ARGV[i + 2])
+end
+return 0`);
+
+export class RedisSpendingStore implements SpendingStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async reserve(allowances: Allowance[], charge: Spend): Promise<Refusal | null> {
+    const args = allowances.flatMap(({ usd, tokens, endsAt }) => [usd ?? '', tokens ?? '', endsAt]);
+    const refused = await SPEND_RESERVE.run(
+      this.redis,
+      allowances.map((allowance) => this.key(allowance)),
+      [charge.usd, charge.tokens, ...args],
+    );
+    if (!Array.isArray(refused)) return null;
+    return { index: Number(refused[0]) - 1, limit: refused[1] === 'usd' ? 'usd' : 'tokens' };
+  }
+
+  async add(counters: Counter[], amount: Spend): Promise<void> {
+    await SPEND_ADD.run(
+      this.redis,
+      counters.map((counter) => this.key(counter)),
+      [amount.usd, amount.tokens, ...counters.map(({ endsAt }) => endsAt)],
+    );
+  }
+
+  async spent(counters: Counter[]): Promise<Spend[]> {
+    const pipeline = this.redis.pipeline();
+    for (const counter of counters) pipeline.hmget(this.key(counter), 'usd', 'tokens');
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, values]) => {
+      if (error) throw error;
+      const [usd, tokens] = values as (string | null)[];
+      return { usd: Number(usd ?? 0), tokens: Number(tokens ?? 0) };
+    });
+  }
+
+  private key(counter: Counter): string {
+    return `${this.prefix}spend:${counter.key}`;
   }
 }

@@ -222,6 +222,80 @@ describe.each(backends)('limits on $name', (makeBackend) => {
     });
   });
 
+  describe('spending counters', () => {
+    const day = (
+      key: string,
+      limits: { usd?: number; tokens?: number } = {},
+      endsAt = Date.now() + 60_000,
+    ) => ({
+      key,
+      endsAt,
+      usd: limits.usd ?? null,
+      tokens: limits.tokens ?? null,
+    });
+
+    it('adds a charge that fits every limit to every counter', async () => {
+      const { spending } = open();
+      const counters = [day('p', { usd: 1 }), day('k', { tokens: 100 })];
+      expect(await spending.reserve(counters, { usd: 0.25, tokens: 40 })).toBeNull();
+      expect(await spending.spent(counters)).toEqual([
+        { usd: 0.25, tokens: 40 },
+        { usd: 0.25, tokens: 40 },
+      ]);
+    });
+
+    it('refuses a charge that would pass any limit, naming the first, and adds it nowhere', async () => {
+      const { spending } = open();
+      const counters = [day('p', { usd: 1 }), day('k', { tokens: 100 })];
+      await spending.reserve(counters, { usd: 0.25, tokens: 40 });
+      expect(await spending.reserve(counters, { usd: 0.25, tokens: 61 })).toEqual({
+        index: 1,
+        limit: 'tokens',
+      });
+      expect(await spending.reserve(counters, { usd: 0.76, tokens: 1 })).toEqual({ index: 0, limit: 'usd' });
+      expect(await spending.spent(counters)).toEqual([
+        { usd: 0.25, tokens: 40 },
+        { usd: 0.25, tokens: 40 },
+      ]);
+    });
+
+    it('adds what usage differed from the reservation, past the limit or back below it', async () => {
+      const { spending } = open();
+      const counters = [day('p', { tokens: 100 })];
+      await spending.reserve(counters, { usd: 0, tokens: 90 });
+      await spending.add(counters, { usd: 0, tokens: 30 });
+      expect(await spending.spent(counters)).toEqual([{ usd: 0, tokens: 120 }]);
+      expect(await spending.reserve(counters, { usd: 0, tokens: 0 })).toEqual({ index: 0, limit: 'tokens' });
+      await spending.add(counters, { usd: 0, tokens: -100 });
+      expect(await spending.reserve(counters, { usd: 0, tokens: 80 })).toBeNull();
+    });
+
+    it('takes concurrent reservations up to the limit and not one more', async () => {
+      const { spending } = open();
+      const counters = [day('p', { usd: 1 })];
+      const results = await Promise.all(
+        Array.from({ length: 30 }, () => spending.reserve(counters, { usd: 0.1, tokens: 1 })),
+      );
+      expect(results.filter((refusal) => refusal === null)).toHaveLength(10);
+      expect((await spending.spent(counters))[0]?.tokens).toBe(10);
+    });
+
+    it('forgets a counter when its period ends', async () => {
+      const { spending } = open();
+      const counter = day('p', { tokens: 10 }, Date.now() + 150);
+      await spending.reserve([counter], { usd: 0, tokens: 10 });
+      await delay(200);
+      expect(await spending.spent([counter])).toEqual([{ usd: 0, tokens: 0 }]);
+    });
+
+    it('counts every instance on one counter when the store is shared, each its own in memory', async () => {
+      const counters = [day('p', { tokens: 10 })];
+      expect(await open().spending.reserve(counters, { usd: 0, tokens: 10 })).toBeNull();
+      const second = await open().spending.reserve(counters, { usd: 0, tokens: 10 });
+      expect(second).toEqual(backend.shared ? { index: 0, limit: 'tokens' } : null);
+    });
+  });
+
   describe('stream slots', () => {
     it('grants up to the limit per owner and frees a slot on release', async () => {
       const { streams } = open();
