@@ -1,4 +1,5 @@
 import type { Authenticator, PrincipalStore } from './auth/index.js';
+import type { BudgetService } from './budgets/index.js';
 import type { CompletionService } from './completions/service.js';
 import type { Config } from './config.js';
 import type { ContextManager } from './conversations/context.js';
@@ -20,6 +21,7 @@ export interface Services {
   tokens: TokenCounter;
   principals: PrincipalStore;
   authenticator: Authenticator;
+  budgets: BudgetService;
   conversations: ConversationService;
   context: ContextManager;
   completions: CompletionService;

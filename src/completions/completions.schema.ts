@@ -25,7 +25,13 @@ const CompletionErrorRef = builder.objectRef<CompletionErrorRecord>('CompletionE
     message: t.exposeString('message'),
     retryAfter: t.exposeFloat('retryAfter', {
       nullable: true,
-      description: 'Seconds, when the upstream said.',
+      description: 'Seconds, when the upstream said, or until the budget resets (BUDGET_EXCEEDED).',
+    }),
+    resetsAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'BUDGET_EXCEEDED: when the budget that refused the request resets.',
+      resolve: (error) => (error.resetsAt ? new Date(error.resetsAt) : null),
     }),
   }),
 });

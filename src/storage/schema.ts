@@ -10,6 +10,7 @@ import {
   real,
   text,
   timestamp,
+  unique,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
@@ -121,7 +122,13 @@ const usageColumns = () => ({
   costUsd: doublePrecision('cost_usd').notNull().default(0),
 });
 
-export type CompletionErrorRecord = { code: string; message: string; retryAfter?: number | null };
+export type CompletionErrorRecord = {
+  code: string;
+  message: string;
+  retryAfter?: number | null;
+  /** BUDGET_EXCEEDED: when the budget resets (ISO 8601). */
+  resetsAt?: string | null;
+};
 
 export const completions = pgTable(
   'completions',
@@ -134,6 +141,8 @@ export const completions = pgTable(
       .notNull()
       .references(() => conversations.id, { onDelete: 'cascade' }),
     status: text('status', { enum: ['running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    /** The key the completion was started with: its requests count against that key's budgets too. */
+    apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'set null' }),
     model: text('model').notNull(),
     messageId: text('message_id'),
     finishReason: text('finish_reason'),
@@ -289,6 +298,31 @@ export const spendingRules = pgTable(
   (table) => [uniqueIndex('spending_rules_owner_kind_scope_idx').on(table.ownerId, table.kind, table.scope)],
 );
 
+/**
+ * Spending limits on model requests: a principal's over all its keys (api_key_id null), or one key's, per day or
+ * per month (UTC). What was spent is counted in the limits' spending store, not here.
+ */
+export const budgets = pgTable(
+  'budgets',
+  {
+    id: text('id').primaryKey(),
+    principalId: text('principal_id')
+      .notNull()
+      .references(() => principals.id, { onDelete: 'cascade' }),
+    apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'cascade' }),
+    period: text('period', { enum: ['day', 'month'] }).notNull(),
+    /** Null: no USD limit (then limitTokens is set). */
+    limitUsd: doublePrecision('limit_usd'),
+    /** Null: no token limit (then limitUsd is set). Tokens are prompt plus completion tokens. */
+    limitTokens: integer('limit_tokens'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    unique('budgets_scope_period_key').on(table.principalId, table.apiKeyId, table.period).nullsNotDistinct(),
+  ],
+);
+
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type CompletionRow = typeof completions.$inferSelect;
@@ -297,3 +331,4 @@ export type McpServerRow = typeof mcpServers.$inferSelect;
 export type FunctionExecutionRow = typeof functionExecutions.$inferSelect;
 export type TransactionRow = typeof transactions.$inferSelect;
 export type SpendingRuleRow = typeof spendingRules.$inferSelect;
+export type BudgetRow = typeof budgets.$inferSelect;
