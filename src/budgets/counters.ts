@@ -4,13 +4,20 @@ import type { BudgetRow } from '../storage/schema.js';
 import { costUsd, type ModelInfo, type TokenUsageLike } from '../tokens/index.js';
 import { periodAt } from './periods.js';
 
-/** The counter of a budget's current period: per principal or per key, so redefining a budget keeps its count. */
-export function counterOf(budget: BudgetRow, now: Date): Allowance & { resetsAt: Date } {
+/** A budget's counter in its current period, with the period's bounds. */
+export interface BudgetCounter extends Allowance {
+  startsAt: Date;
+  resetsAt: Date;
+}
+
+/** Keyed by principal or key and period, not by budget: a budget removed and set again keeps the count. */
+export function counterOf(budget: BudgetRow, now: Date): BudgetCounter {
   const span = periodAt(budget.period, now);
   const scope = budget.apiKeyId === null ? `principal:${budget.principalId}` : `key:${budget.apiKeyId}`;
   return {
     key: `budget:${scope}:${span.id}`,
     endsAt: span.endsAt.getTime(),
+    startsAt: span.startsAt,
     resetsAt: span.endsAt,
     usd: budget.limitUsd,
     tokens: budget.limitTokens,

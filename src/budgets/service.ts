@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { Principal, PrincipalStore } from '../auth/index.js';
 import { AppError, ErrorCode, notFound } from '../errors.js';
-import type { Clock, Refusal, SpendingStore } from '../limits/index.js';
+import type { Clock, Refusal, Spend, SpendingStore } from '../limits/index.js';
 import type { Db } from '../storage/db.js';
 import type { BudgetRow } from '../storage/schema.js';
 import type { ModelTable, TokenUsageLike } from '../tokens/index.js';
 import { parseInput } from '../validation.js';
-import { budgetExceeded, counterOf, spendOf } from './counters.js';
+import { type BudgetCounter, budgetExceeded, counterOf, spendOf } from './counters.js';
 import type { BudgetPeriod } from './periods.js';
 import { BudgetStore } from './store.js';
 
@@ -102,7 +102,7 @@ export class BudgetService {
     const charge = spendOf(model, estimate);
     const now = new Date(this.deps.clock.now());
     const counters = applying.map((budget) => counterOf(budget, now));
-    const refusal = await this.deps.spending.reserve(counters, charge);
+    const refusal = await this.reserveSeeded(applying, counters, charge);
     if (refusal) {
       const budget = applying[refusal.index] as BudgetRow;
       const resetsAt = (counters[refusal.index] as { resetsAt: Date }).resetsAt;
@@ -170,10 +170,39 @@ export class BudgetService {
     return this.standing(await this.budgets.list(principalId));
   }
 
+  /** Reserves `charge`, seeding first the counters that do not exist (a new period, a restart, a lost Redis). */
+  private async reserveSeeded(budgets: BudgetRow[], counters: BudgetCounter[], charge: Spend) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const outcome = await this.deps.spending.reserve(counters, charge);
+      if (!outcome || !('unseeded' in outcome)) return outcome;
+      await this.seed(budgets, counters, outcome.unseeded);
+    }
+    // Only a period ending again and again between seeding and reserving could get here.
+    throw new Error('budget counters vanished while they were seeded');
+  }
+
+  /** Starts the counters at `indexes` from the stored usage of their period so far. */
+  private async seed(budgets: BudgetRow[], counters: BudgetCounter[], indexes: number[]): Promise<void> {
+    const spends = await Promise.all(
+      indexes.map((index) =>
+        this.budgets.spentSince(budgets[index] as BudgetRow, (counters[index] as BudgetCounter).startsAt),
+      ),
+    );
+    await this.deps.spending.seed(
+      indexes.map((index) => counters[index] as BudgetCounter),
+      spends,
+    );
+  }
+
   private async standing(rows: BudgetRow[]): Promise<BudgetStatus[]> {
     const now = new Date(this.deps.clock.now());
     const counters = rows.map((row) => counterOf(row, now));
-    const spent = await this.deps.spending.spent(counters);
+    let spent = await this.deps.spending.spent(counters);
+    const unseeded = spent.flatMap((count, index) => (count ? [] : [index]));
+    if (unseeded.length > 0) {
+      await this.seed(rows, counters, unseeded);
+      spent = await this.deps.spending.spent(counters);
+    }
     return rows.map((row, index) => {
       const { usd, tokens } = spent[index] ?? { usd: 0, tokens: 0 };
       return {

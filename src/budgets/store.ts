@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, isNull, or, sql } from 'drizzle-orm';
+import type { Spend } from '../limits/index.js';
 import type { Db } from '../storage/db.js';
+import { usageRows } from '../storage/loaders.js';
 import { type BudgetRow, budgets } from '../storage/schema.js';
 
 export type NewBudget = Pick<BudgetRow, 'principalId' | 'apiKeyId' | 'period' | 'limitUsd' | 'limitTokens'>;
@@ -53,5 +55,30 @@ export class BudgetStore {
         ),
       )
       .orderBy(principalWideFirst, asc(budgets.period));
+  }
+
+  /**
+   * What the stored model requests of a budget's principal (or key) cost since `since`: where a spending counter
+   * that does not exist (a new period, a restart without Redis) starts.
+   */
+  async spentSince(budget: BudgetRow, since: Date): Promise<Spend> {
+    const usage = usageRows(this.db);
+    const [row] = await this.db
+      .select({
+        usd: sql<number>`coalesce(sum(${usage.costUsd}), 0)`.mapWith(Number),
+        tokens: sql<number>`coalesce(sum(${usage.promptTokens} + ${usage.completionTokens}), 0)`.mapWith(
+          Number,
+        ),
+      })
+      .from(usage)
+      .where(
+        and(
+          budget.apiKeyId === null
+            ? eq(usage.ownerId, budget.principalId)
+            : eq(usage.apiKeyId, budget.apiKeyId),
+          gte(usage.createdAt, since),
+        ),
+      );
+    return row ?? { usd: 0, tokens: 0 };
   }
 }

@@ -25,18 +25,29 @@ export interface Refusal {
   limit: 'usd' | 'tokens';
 }
 
+/** Counters that do not exist (a new period, a restart without Redis, a Redis that lost them): seed them. */
+export interface Unseeded {
+  unseeded: number[];
+}
+
 /**
  * Where spending counters live: in this process, or in Redis so that every instance counts against the same
  * budgets. Reservations work as the token buckets' do: a request reserves its estimate, then adds the difference
- * its real usage made (which may take a counter past its limit: the next requests are then refused).
+ * its real usage made (which may take a counter past its limit: the next requests are then refused). A counter
+ * starts from what the records say was spent (`seed`), so losing one costs a query, never the count.
  */
 export interface SpendingStore {
-  /** Adds `charge` to every counter if each stays within its limits, all or none; null when taken. */
-  reserve(allowances: Allowance[], charge: Spend): Promise<Refusal | null>;
-  /** Adds `amount` (negative to give back) to every counter, whatever their limits. */
+  /**
+   * Adds `charge` to every counter if each stays within its limits, all or none: null when taken. Nothing is
+   * added while any counter does not exist: those are named, to be seeded first.
+   */
+  reserve(allowances: Allowance[], charge: Spend): Promise<Refusal | Unseeded | null>;
+  /** Starts each counter that does not exist at `spends[i]`; counters that exist keep their count. */
+  seed(counters: Counter[], spends: Spend[]): Promise<void>;
+  /** Adds `amount` (negative to give back) to every counter that exists, whatever their limits. */
   add(counters: Counter[], amount: Spend): Promise<void>;
-  /** What each counter holds now (spent and reserved). */
-  spent(counters: Counter[]): Promise<Spend[]>;
+  /** What each counter holds now (spent and reserved); null for one that does not exist. */
+  spent(counters: Counter[]): Promise<(Spend | null)[]>;
 }
 
 /** How often expired counters are swept from memory. */
@@ -49,10 +60,13 @@ export class MemorySpendingStore implements SpendingStore {
   constructor(private readonly clock: Clock) {}
 
   // Each method runs without an await between reading and writing, so concurrent reservations cannot interleave.
-  async reserve(allowances: Allowance[], charge: Spend): Promise<Refusal | null> {
+  async reserve(allowances: Allowance[], charge: Spend): Promise<Refusal | Unseeded | null> {
     const now = this.clock.now();
+    const counts = allowances.map(({ key }) => this.live(key, now));
+    const unseeded = counts.flatMap((count, index) => (count ? [] : [index]));
+    if (unseeded.length > 0) return { unseeded };
     for (const [index, allowance] of allowances.entries()) {
-      const { usd, tokens } = this.live(allowance.key, now) ?? { usd: 0, tokens: 0 };
+      const { usd, tokens } = counts[index] as Spend;
       if (allowance.usd !== null && usd + charge.usd > allowance.usd) return { index, limit: 'usd' };
       if (allowance.tokens !== null && tokens + charge.tokens > allowance.tokens)
         return { index, limit: 'tokens' };
@@ -61,28 +75,34 @@ export class MemorySpendingStore implements SpendingStore {
     return null;
   }
 
+  async seed(counters: Counter[], spends: Spend[]): Promise<void> {
+    const now = this.clock.now();
+    this.sweep(now);
+    for (const [index, { key, endsAt }] of counters.entries()) {
+      const spend = spends[index];
+      if (spend && endsAt > now && !this.live(key, now)) this.counters.set(key, { ...spend, endsAt });
+    }
+  }
+
   async add(counters: Counter[], amount: Spend): Promise<void> {
     this.addNow(counters, amount, this.clock.now());
   }
 
-  async spent(counters: Counter[]): Promise<Spend[]> {
+  async spent(counters: Counter[]): Promise<(Spend | null)[]> {
     const now = this.clock.now();
     return counters.map(({ key }) => {
-      const { usd, tokens } = this.live(key, now) ?? { usd: 0, tokens: 0 };
-      return { usd, tokens };
+      const count = this.live(key, now);
+      return count ? { usd: count.usd, tokens: count.tokens } : null;
     });
   }
 
   private addNow(counters: Counter[], amount: Spend, now: number): void {
-    this.sweep(now);
-    for (const { key, endsAt } of counters) {
-      if (endsAt <= now) continue;
-      const current = this.live(key, now) ?? { usd: 0, tokens: 0 };
-      this.counters.set(key, {
-        usd: current.usd + amount.usd,
-        tokens: current.tokens + amount.tokens,
-        endsAt,
-      });
+    for (const { key } of counters) {
+      const count = this.live(key, now);
+      if (count) {
+        count.usd += amount.usd;
+        count.tokens += amount.tokens;
+      }
     }
   }
 

@@ -196,6 +196,19 @@ describe('budgets', () => {
     expect(budget?.remainingUsd).toBeCloseTo(1 - usd, 12);
   });
 
+  it('counts what the day spent before its budget was set', async () => {
+    const alice = await newPrincipal();
+    const conversationId = await conversationOf(alice.key);
+    const { sendMessage } = await server.data(
+      BudgetSend,
+      { input: { conversationId, content: 'before any budget' } },
+      { apiKey: alice.key },
+    );
+    const budget = await setBudget({ principalName: alice.name, period: 'DAY', limitTokens: 10_000 });
+    expect(budget.spentTokens).toBe(sendMessage.usage.totalTokens);
+    expect(budget.spentUsd).toBeCloseTo(sendMessage.usage.costUsd, 12);
+  });
+
   it("counts SUMMARIZE's own model request against the budget", async () => {
     const alice = await newPrincipal();
     await setBudget({ principalName: alice.name, period: 'DAY', limitTokens: 100_000 });

@@ -94,15 +94,16 @@ describe.each(deployments)('budgets on $name', (deployment) => {
   }
 
   /** What one request reserves: its prompt (the same for every request here) plus maxTokens. */
-  async function reservationOf(apiKey: string): Promise<number> {
-    const { data } = await send(0, apiKey);
+  async function reservation(): Promise<number> {
+    // Sent by a principal of its own: what it costs counts against nobody else's budget.
+    const { data } = await send(0, (await newPrincipal()).key);
     return (data?.sendMessage.usage.promptTokens ?? 0) + MAX_TOKENS;
   }
 
   it('lets concurrent requests just under the limit pass it by at most one reservation', async () => {
     const alice = await newPrincipal();
-    const reservation = await reservationOf(alice.key);
-    const limit = 4 * reservation - 1;
+    const reserved = await reservation();
+    const limit = 4 * reserved - 1;
     await on(0).data(
       SetBudget,
       { input: { principalName: alice.name, period: 'DAY', limitTokens: limit } },
@@ -116,10 +117,10 @@ describe.each(deployments)('budgets on $name', (deployment) => {
     );
     const used = completed.reduce((total, completion) => total + completion.usage.totalTokens, 0);
     // Without the budget these requests would use four times the limit.
-    expect(16 * (completed[0]?.usage.totalTokens ?? 0)).toBeGreaterThan(limit + reservation);
+    expect(16 * (completed[0]?.usage.totalTokens ?? 0)).toBeGreaterThan(limit + reserved);
     expect(completed.length).toBeGreaterThanOrEqual(3);
     expect(codes).toEqual(Array(16 - completed.length).fill('BUDGET_EXCEEDED'));
-    expect(used).toBeLessThanOrEqual(limit + reservation);
+    expect(used).toBeLessThanOrEqual(limit + reserved);
     for (const index of instances.keys()) {
       const { budgets } = await on(index).data(Budgets, {}, { apiKey: alice.key });
       expect(budgets[0]?.spentTokens).toBe(used);
@@ -130,10 +131,10 @@ describe.each(deployments)('budgets on $name', (deployment) => {
     'refuses on one instance what a budget spent through the other cannot cover',
     async () => {
       const alice = await newPrincipal();
-      const reservation = await reservationOf(alice.key);
+      const reserved = await reservation();
       await on(0).data(
         SetBudget,
-        { input: { principalName: alice.name, period: 'MONTH', limitTokens: Math.floor(1.5 * reservation) } },
+        { input: { principalName: alice.name, period: 'MONTH', limitTokens: Math.floor(1.5 * reserved) } },
         { apiKey: ADMIN },
       );
       const first = await send(0, alice.key);
