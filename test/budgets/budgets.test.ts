@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TrimContext } from '../conversations/context-support.js';
 import { AddMessage } from '../conversations/documents.js';
@@ -170,11 +173,41 @@ describe('budgets', () => {
           code: 'BUDGET_EXCEEDED',
           message: expect.stringContaining('monthly'),
           retryAfter: expect.any(Number),
+          resetsAt: expect.any(String),
         },
-        completion: { id: expect.any(String), status: 'FAILED' },
+        completion: { id: expect.any(String), status: 'FAILED', usage: { totalTokens: 0, costUsd: 0 } },
       },
     ]);
     expect(server.simulator.requests).toHaveLength(0);
+  });
+
+  it("limits a key by its own budget, and not the principal's other keys", async () => {
+    const alice = await newPrincipal();
+    const { createApiKey } = await server.data(
+      BudgetCreateKey,
+      { input: { principalName: alice.name } },
+      { apiKey: ADMIN },
+    );
+    await setBudget({
+      principalName: alice.name,
+      apiKeyId: await keyIdOf(alice.key),
+      period: 'DAY',
+      limitUsd: 0,
+    });
+    const conversationId = await conversationOf(alice.key);
+    const refused = await server.request(
+      BudgetSend,
+      { input: { conversationId, content: 'with the limited key' } },
+      { apiKey: alice.key },
+    );
+    expect(refused.errors?.[0]?.extensions?.code).toBe('BUDGET_EXCEEDED');
+    expect(refused.errors?.[0]?.message).toContain("this API key's daily budget");
+    const { sendMessage } = await server.data(
+      BudgetSend,
+      { input: { conversationId, content: 'with the other key' } },
+      { apiKey: createApiKey.key },
+    );
+    expect(sendMessage.status).toBe('COMPLETED');
   });
 
   it('counts what requests really used once they end, not what they reserved', async () => {
@@ -194,6 +227,26 @@ describe('budgets', () => {
     expect(budget?.spentTokens).toBe(tokens);
     expect(budget?.spentUsd).toBeCloseTo(usd, 12);
     expect(budget?.remainingUsd).toBeCloseTo(1 - usd, 12);
+  });
+
+  it('counts a stream cut part-way by what it used, as its completion stored it', async () => {
+    const alice = await newPrincipal();
+    await setBudget({ principalName: alice.name, period: 'DAY', limitTokens: 100_000 });
+    server.simulator.injectFault({ type: 'disconnect', afterChunks: 3 });
+    const client = sseClient(server.url, alice.key);
+    const events = await client
+      .subscribe(BudgetChat, {
+        input: { conversationId: await conversationOf(alice.key), content: 'cut me off' },
+      })
+      .all();
+    client.close();
+    const failed = events.at(-1)?.chat;
+    if (failed?.__typename !== 'CompletionFailed') throw new Error(`ended with ${failed?.__typename}`);
+    expect(failed.error.code).toBe('UPSTREAM_UNAVAILABLE');
+    const [budget] = (await server.data(Budgets, {}, { apiKey: alice.key })).budgets;
+    expect(failed.completion.usage.totalTokens).toBeGreaterThan(0);
+    expect(budget?.spentTokens).toBe(failed.completion.usage.totalTokens);
+    expect(budget?.spentUsd).toBeCloseTo(failed.completion.usage.costUsd, 12);
   });
 
   it('counts what the day spent before its budget was set', async () => {
@@ -265,4 +318,39 @@ describe('budgets', () => {
     );
     expect(sendMessage.status).toBe('COMPLETED');
   });
+});
+
+describe('budgets across a restart without Redis', () => {
+  it('keep what the day has spent', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'agent-platform-budgets-'));
+    const env = { DATABASE_URL: join(directory, 'db'), API_KEYS: `admin:${ADMIN}:admin` };
+    try {
+      let instance = await startTestServer({ env });
+      await instance.data(
+        SetBudget,
+        { input: { principalName: 'admin', period: 'DAY', limitUsd: 1 } },
+        { apiKey: ADMIN },
+      );
+      const { createConversation } = await instance.data(
+        BudgetConversation,
+        { input: {} },
+        { apiKey: ADMIN },
+      );
+      await instance.data(
+        BudgetSend,
+        { input: { conversationId: createConversation.id, content: 'spend a little' } },
+        { apiKey: ADMIN },
+      );
+      const before = (await instance.data(Budgets, {}, { apiKey: ADMIN })).budgets;
+      await instance.close();
+      instance = await startTestServer({ env });
+      const after = (await instance.data(Budgets, {}, { apiKey: ADMIN })).budgets;
+      await instance.close();
+      expect(before[0]?.spentTokens).toBeGreaterThan(0);
+      expect(after[0]?.spentTokens).toBe(before[0]?.spentTokens);
+      expect(after[0]?.spentUsd).toBeCloseTo(before[0]?.spentUsd ?? Number.NaN, 12);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -64,7 +64,10 @@ export const BudgetChat = graphql(`
   subscription BudgetChat($input: SendMessageInput!) {
     chat(input: $input) {
       __typename
-      ... on CompletionFailed { error { code message retryAfter } completion { id status } }
+      ... on CompletionFailed {
+        error { code message retryAfter resetsAt }
+        completion { id status usage { totalTokens costUsd } }
+      }
     }
   }
 `);
