@@ -2,7 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ConversationRef, MessageRef } from '../conversations/conversations.schema.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { FunctionExecutionRef } from '../functions/functions.schema.js';
-import { builder, type Context, ownerId } from '../schema/builder.js';
+import { apiKeyIdOf, builder, type Context, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
 import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
 import type { CompletionEvent } from './events.js';
@@ -173,10 +173,19 @@ async function loadCompletion(context: Context, id: string): Promise<CompletionR
   return completion;
 }
 
-function startCompletion(context: Context, args: SendMessageArgs, options: Omit<StartOptions, 'logger'>) {
+/** Who a completion runs for, besides its owner: the request's logger and the API key it came with. */
+function callerOf(context: Context) {
+  return { logger: context.logger, apiKeyId: apiKeyIdOf(context) };
+}
+
+function startCompletion(
+  context: Context,
+  args: SendMessageArgs,
+  options: Omit<StartOptions, 'logger' | 'apiKeyId'>,
+) {
   return context.services.completions.start(ownerId(context), sendRequest(args), {
     ...options,
-    logger: context.logger,
+    ...callerOf(context),
   });
 }
 
@@ -197,7 +206,7 @@ builder.mutationFields((t) => ({
       'upstream code; the completion and the user message stay stored.',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: (_root, args, context) =>
-      context.services.completions.complete(ownerId(context), sendRequest(args), context.logger),
+      context.services.completions.complete(ownerId(context), sendRequest(args), callerOf(context)),
   }),
   startCompletion: t.field({
     type: CompletionRef,

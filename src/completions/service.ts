@@ -41,6 +41,8 @@ export interface StartOptions {
   cancelWhenUnwatched: boolean;
   /** The request's logger: the run's lines, its upstream calls' included, carry the request id. */
   logger: Logger;
+  /** The API key the request came with (null in development mode): its budgets apply besides the owner's. */
+  apiKeyId: string | null;
 }
 
 /**
@@ -96,6 +98,7 @@ export class CompletionService {
         conversationId: conversation.id,
         model: settings.model,
         idempotencyKey,
+        apiKeyId: options.apiKeyId,
         lease,
       };
       const started = await this.deps.completions.create(fields, tx);
@@ -136,8 +139,16 @@ export class CompletionService {
    * Runs a completion to its end without streaming (`sendMessage`, the shopping assistant): its row once
    * COMPLETED, or its stored error, with the upstream code, as an AppError.
    */
-  async complete(ownerId: string, input: SendMessageInput, logger: Logger): Promise<CompletionRow> {
-    const started = await this.start(ownerId, input, { stream: false, cancelWhenUnwatched: false, logger });
+  async complete(
+    ownerId: string,
+    input: SendMessageInput,
+    caller: Pick<StartOptions, 'logger' | 'apiKeyId'>,
+  ): Promise<CompletionRow> {
+    const started = await this.start(ownerId, input, {
+      stream: false,
+      cancelWhenUnwatched: false,
+      ...caller,
+    });
     const completion = await this.finished(started);
     if (completion.status === 'completed') return completion;
     const error = completion.error;
@@ -146,6 +157,7 @@ export class CompletionService {
       error?.message ?? 'Failed',
       {
         retryAfter: error?.retryAfter ?? undefined,
+        resetsAt: error?.resetsAt ? new Date(error.resetsAt) : undefined,
       },
     );
   }
