@@ -95,11 +95,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock: systemClock,
   });
   const metrics = new Metrics();
-  const { spending } = limitStores;
   const budgets = new BudgetService({
     db: database.db,
     principals,
-    spending,
+    spending: limitStores.spending,
     models,
     metrics,
     clock: systemClock,
