@@ -105,7 +105,7 @@ export class BudgetService {
     const refusal = await this.reserveSeeded(applying, counters, charge);
     if (refusal) {
       const budget = applying[refusal.index] as BudgetRow;
-      const resetsAt = (counters[refusal.index] as { resetsAt: Date }).resetsAt;
+      const { resetsAt } = counters[refusal.index] as BudgetCounter;
       this.deps.metrics.budgetRefused(budget.period, refusal.limit, budget.apiKeyId ? 'key' : 'principal');
       throw budgetExceeded(budget, refusal.limit, charge, resetsAt, now);
     }
@@ -211,7 +211,7 @@ export class BudgetService {
         spentTokens: tokens,
         remainingUsd: row.limitUsd === null ? null : Math.max(0, row.limitUsd - usd),
         remainingTokens: row.limitTokens === null ? null : Math.max(0, row.limitTokens - tokens),
-        resetsAt: (counters[index] as { resetsAt: Date }).resetsAt,
+        resetsAt: (counters[index] as BudgetCounter).resetsAt,
       };
     });
   }

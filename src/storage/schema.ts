@@ -298,10 +298,7 @@ export const spendingRules = pgTable(
   (table) => [uniqueIndex('spending_rules_owner_kind_scope_idx').on(table.ownerId, table.kind, table.scope)],
 );
 
-/**
- * Spending limits on model requests: a principal's over all its keys (api_key_id null), or one key's, per day or
- * per month (UTC). What was spent is counted in the limits' spending store, not here.
- */
+/** Spending limits per UTC day or month: a principal's (api_key_id null) or one key's; counted in limits/. */
 export const budgets = pgTable(
   'budgets',
   {
@@ -311,9 +308,8 @@ export const budgets = pgTable(
       .references(() => principals.id, { onDelete: 'cascade' }),
     apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'cascade' }),
     period: text('period', { enum: ['day', 'month'] }).notNull(),
-    /** Null: no USD limit (then limitTokens is set). */
+    /** Null: no limit of that kind (one of them is set); tokens are prompt plus completion tokens. */
     limitUsd: doublePrecision('limit_usd'),
-    /** Null: no token limit (then limitUsd is set). Tokens are prompt plus completion tokens. */
     limitTokens: integer('limit_tokens'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
