@@ -8,7 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';
 import type { CompletionRow, ConversationRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
-import { parseInput, withoutNullish } from '../validation.js';
+import { parseInput } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog } from './events.js';
 import type { CompletionReplay } from './replay.js';
 import type { CompletionRun, CompletionRunner } from './runner.js';
