@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.js';
+import { BudgetService } from './budgets/index.js';
 import { toolApproval } from './completions/approvals.js';
 import { CompletionEventLog } from './completions/events.js';
 import { LeaseKeeper } from './completions/leases.js';
@@ -95,6 +96,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock: systemClock,
   });
   const metrics = new Metrics();
+  const budgets = new BudgetService({
+    db: database.db,
+    principals,
+    spending: limitStores.spending,
+    models,
+    metrics,
+    clock: systemClock,
+  });
   const logFile = config.LOG_FILE ? createFileLogger(config.LOG_FILE, config.LOG_LEVEL) : null;
   const conversations = new ConversationStore(database.db, tokens);
   const transport = openEventTransport(redis, config.REDIS_KEY_PREFIX, config.COMPLETION_EVENT_TTL_MS);
@@ -139,6 +148,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ),
     ),
     cache: new ResponseCache(limitStores.cache, metrics),
+    budgets,
   });
   const upstreamModels = new UpstreamModels({
     models,
@@ -225,6 +235,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     tokens,
     principals,
     authenticator: new Authenticator(principals, devPrincipal),
+    budgets,
     conversations: conversationService,
     context,
     completions,

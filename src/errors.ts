@@ -18,6 +18,8 @@ export const ErrorCode = {
   INVALID_STRUCTURED_OUTPUT: 'INVALID_STRUCTURED_OUTPUT',
   /** approveToolCall / denyToolCall on a call already approved, denied or expired: nothing more runs. */
   TOOL_CALL_NOT_PENDING: 'TOOL_CALL_NOT_PENDING',
+  /** A budget cannot cover the request's estimated cost: nothing was sent (retryAfter, resetsAt: when it resets). */
+  BUDGET_EXCEEDED: 'BUDGET_EXCEEDED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -29,14 +31,21 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export class AppError extends GraphQLError {
   readonly code: ErrorCode;
   readonly retryAfter: number | undefined;
+  readonly resetsAt: Date | undefined;
 
-  constructor(code: ErrorCode, message: string, extra: { retryAfter?: number; field?: string } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { retryAfter?: number; field?: string; resetsAt?: Date } = {},
+  ) {
     const extensions: Record<string, unknown> = { code };
     if (extra.retryAfter !== undefined) extensions.retryAfter = extra.retryAfter;
     if (extra.field !== undefined) extensions.field = extra.field;
+    if (extra.resetsAt !== undefined) extensions.resetsAt = extra.resetsAt.toISOString();
     super(message, { extensions });
     this.code = code;
     this.retryAfter = extra.retryAfter;
+    this.resetsAt = extra.resetsAt;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Authenticator, PrincipalStore } from './auth/index.js';
+import type { BudgetService } from './budgets/index.js';
 import type { ToolApprovals } from './completions/approvals.js';
 import type { CompletionService } from './completions/service.js';
 import type { Config } from './config.js';
@@ -21,6 +22,7 @@ export interface Services {
   tokens: TokenCounter;
   principals: PrincipalStore;
   authenticator: Authenticator;
+  budgets: BudgetService;
   conversations: ConversationService;
   context: ContextManager;
   completions: CompletionService;

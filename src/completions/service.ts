@@ -8,7 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';
 import type { CompletionRow, ConversationRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
-import { parseInput, withoutNullish } from '../validation.js';
+import { parseInput } from '../validation.js';
 import type { ApprovalGate } from './approval-gate.js';
 import type { CompletionEvent, CompletionEventLog } from './events.js';
 import type { CompletionReplay } from './replay.js';
@@ -45,6 +45,8 @@ export interface StartOptions {
   cancelWhenUnwatched: boolean;
   /** The request's logger: the run's lines, its upstream calls' included, carry the request id. */
   logger: Logger;
+  /** The API key the request came with (null in development mode): its budgets apply besides the owner's. */
+  apiKeyId: string | null;
 }
 
 /**
@@ -101,6 +103,7 @@ export class CompletionService {
         conversationId: conversation.id,
         model: settings.model,
         idempotencyKey,
+        apiKeyId: options.apiKeyId,
         lease,
       };
       const started = await this.deps.completions.create(fields, tx);
@@ -197,8 +200,16 @@ export class CompletionService {
    * COMPLETED or AWAITING_APPROVAL (a tool call waits for a person), or its stored error, with the upstream code,
    * as an AppError.
    */
-  async complete(ownerId: string, input: SendMessageInput, logger: Logger): Promise<CompletionRow> {
-    const started = await this.start(ownerId, input, { stream: false, cancelWhenUnwatched: false, logger });
+  async complete(
+    ownerId: string,
+    input: SendMessageInput,
+    caller: Pick<StartOptions, 'logger' | 'apiKeyId'>,
+  ): Promise<CompletionRow> {
+    const started = await this.start(ownerId, input, {
+      stream: false,
+      cancelWhenUnwatched: false,
+      ...caller,
+    });
     const completion = await this.finished(started);
     if (completion.status === 'completed' || completion.status === 'awaiting_approval') return completion;
     const error = completion.error;
@@ -207,6 +218,7 @@ export class CompletionService {
       error?.message ?? 'Failed',
       {
         retryAfter: error?.retryAfter ?? undefined,
+        resetsAt: error?.resetsAt ? new Date(error.resetsAt) : undefined,
       },
     );
   }

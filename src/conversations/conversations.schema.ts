@@ -5,8 +5,6 @@ import { decodeId } from '../schema/ids.js';
 import { resolveNewestFirst } from '../schema/newest-first.js';
 import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import { ReasoningEffortEnum } from '../tokens/models.schema.js';
-import { parseInput, withoutNullish } from '../validation.js';
-import { checkModelSettings } from './settings.js';
 
 export const RoleEnum = builder.enumType('Role', {
   values: {

@@ -1,6 +1,7 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.js';
 import '../auth/auth.schema.js';
+import '../budgets/budgets.schema.js';
 import '../conversations/conversations.schema.js';
 import '../conversations/context.schema.js';
 import '../completions/completions.schema.js';

@@ -133,11 +133,16 @@ export class ShoppingService {
    * written, so two concurrent purchases cannot both spend the last of a budget. Above an approval_above rule
    * the call waits for a human: the transaction is stored PENDING_APPROVAL and settled when the call is decided.
    */
-  async processTransaction(ownerId: string, input: unknown): Promise<TransactionRow> {
+  /** `apiKeyId`: the key of the request, whose budgets the assistant's completion counts against too. */
+  async processTransaction(
+    ownerId: string,
+    input: unknown,
+    apiKeyId: string | null,
+  ): Promise<TransactionRow> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
     const threshold = await this.approvalThreshold(ownerId, transaction);
-    const completion = await this.ask(ownerId, {
+    const completion = await this.ask(ownerId, apiKeyId, {
       title: `Purchase: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: SHOPPING_ASSISTANT_PROMPT,
       content:
@@ -187,14 +192,14 @@ export class ShoppingService {
   }
 
   /** Risk signals computed here, and the model's analysis of them (asked as a risk analyst). */
-  async analyzeRisk(ownerId: string, input: unknown): Promise<RiskAnalysis> {
+  async analyzeRisk(ownerId: string, input: unknown, apiKeyId: string | null): Promise<RiskAnalysis> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
     const assessment = await this.risk(ownerId, transaction);
     const signals = assessment.signals.map(
       (signal) => `- ${signal.kind}: ${signal.triggered ? 'TRIGGERED' : 'clear'} (${signal.detail})`,
     );
-    const completion = await this.ask(ownerId, {
+    const completion = await this.ask(ownerId, apiKeyId, {
       title: `Risk: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: RISK_ANALYST_PROMPT,
       content: [
@@ -242,6 +247,7 @@ export class ShoppingService {
   /** Runs one completion in a new conversation of the owner's (kept, like any other) and waits for its end. */
   private async ask(
     ownerId: string,
+    apiKeyId: string | null,
     question: { title: string; systemPrompt: string } & Pick<
       SendMessageInput,
       'content' | 'functions' | 'functionCall' | 'requireApproval'
@@ -250,7 +256,11 @@ export class ShoppingService {
     const { completions, conversations, logger } = this.deps;
     const { title, systemPrompt, ...message } = question;
     const conversation = await conversations.create(ownerId, { title, systemPrompt });
-    return completions.complete(ownerId, { conversationId: conversation.id, ...message }, logger);
+    return completions.complete(
+      ownerId,
+      { conversationId: conversation.id, ...message },
+      { logger, apiKeyId },
+    );
   }
 }
 

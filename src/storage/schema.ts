@@ -5,11 +5,11 @@ import {
   index,
   integer,
   jsonb,
-  numeric,
   pgTable,
   real,
   text,
   timestamp,
+  unique,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
@@ -122,7 +122,13 @@ const usageColumns = () => ({
   costUsd: doublePrecision('cost_usd').notNull().default(0),
 });
 
-export type CompletionErrorRecord = { code: string; message: string; retryAfter?: number | null };
+export type CompletionErrorRecord = {
+  code: string;
+  message: string;
+  retryAfter?: number | null;
+  /** BUDGET_EXCEEDED: when the budget resets (ISO 8601). */
+  resetsAt?: string | null;
+};
 
 export const completions = pgTable(
   'completions',
@@ -137,6 +143,8 @@ export const completions = pgTable(
     status: text('status', {
       enum: ['running', 'awaiting_approval', 'completed', 'failed', 'cancelled'],
     }).notNull(),
+    /** The key the completion was started with: its requests count against that key's budgets too. */
+    apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'set null' }),
     model: text('model').notNull(),
     messageId: text('message_id'),
     finishReason: text('finish_reason'),
@@ -245,9 +253,31 @@ export const functionExecutions = pgTable(
   ],
 );
 
+/** Spending limits per UTC day or month: a principal's (api_key_id null) or one key's; counted in limits/. */
+export const budgets = pgTable(
+  'budgets',
+  {
+    id: text('id').primaryKey(),
+    principalId: text('principal_id')
+      .notNull()
+      .references(() => principals.id, { onDelete: 'cascade' }),
+    apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'cascade' }),
+    period: text('period', { enum: ['day', 'month'] }).notNull(),
+    /** Null: no limit of that kind (one of them is set); tokens are prompt plus completion tokens. */
+    limitUsd: doublePrecision('limit_usd'),
+    limitTokens: integer('limit_tokens'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    unique('budgets_scope_period_key').on(table.principalId, table.apiKeyId, table.period).nullsNotDistinct(),
+  ],
+);
+
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type CompletionRow = typeof completions.$inferSelect;
 export type FunctionDefinitionRow = typeof functionDefinitions.$inferSelect;
 export type McpServerRow = typeof mcpServers.$inferSelect;
 export type FunctionExecutionRow = typeof functionExecutions.$inferSelect;
+export type BudgetRow = typeof budgets.$inferSelect;
