@@ -151,19 +151,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
   });
   const summarizer = new Summarizer({
-    db: database.db,
+    messages: conversations,
     tokens,
     models,
     openai,
     summaryRequests: new SummaryRequestStore(database.db, models),
   });
-  const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer });
+  const context = new ContextManager({ conversations, tokens, models, summarizer });
   const runs = new RunRegistry(eventLog);
   const runner = new CompletionRunner({
     conversations,
     context,
     completions: completionStore,
-    db: database.db,
     events: eventLog,
     openai,
     functions,
@@ -179,7 +178,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const completions = new CompletionService({
     conversations,
     completions: completionStore,
-    db: database.db,
     events: eventLog,
     functions,
     models,
@@ -240,6 +238,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     defaultSettings: defaultSettings(config),
     metrics,
     usage: new UsageService(database.db),
+    loaderStores: { db: database.db, conversations, completions: completionStore },
     clientLimits: new ClientLimits({
       buckets: limitStores.buckets,
       streams: limitStores.streams,

@@ -4,11 +4,11 @@ import type { ConversationStore, NewMessage } from '../conversations/store.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { type FunctionService, type ToolOffer, toolMessageContent } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { Db } from '../storage/db.js';
 import type {
   CompletionErrorRecord,
   CompletionRow,
   ConversationRow,
+  MessageRow,
   ToolCallRecord,
 } from '../storage/schema.js';
 import { type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
@@ -36,8 +36,6 @@ export class CompletionRunner {
       conversations: ConversationStore;
       context: ContextManager;
       completions: CompletionStore;
-      /** For the transaction that stores an outcome with its reply. */
-      db: Pick<Db, 'transaction'>;
       events: CompletionEventLog;
       openai: OpenAIService;
       functions: FunctionService;
@@ -119,7 +117,7 @@ export class CompletionRunner {
   }
 
   /**
-   * Stores a run's outcome and its reply (if any) in one transaction, unless a lease sweep ended the run first
+   * Stores a run's outcome and its reply (if any) in one statement, unless a lease sweep ended the run first
    * (another instance took this one for dead): then nothing is written and the sweep's outcome and terminal
    * event stand (null).
    */
@@ -128,13 +126,8 @@ export class CompletionRunner {
     reply: NewMessage | null,
     outcome: CompletionOutcome,
   ): Promise<CompletionRow | null> {
-    const { completions, conversations, lease } = this.deps;
-    return this.deps.db.transaction(async (tx) => {
-      const row = await completions.finishHeld(run.completion.id, lease, outcome, tx);
-      if (!row || !reply) return row;
-      const message = await conversations.append(run.conversation, reply, tx);
-      return completions.finish(row.id, { messageId: message.id }, tx);
-    });
+    const held = { completionId: run.completion.id, instanceId: this.deps.lease.instanceId };
+    return this.deps.conversations.finishTurn(run.conversation, held, outcome, reply);
   }
 
   private async current(completion: CompletionRow): Promise<CompletionRow> {
@@ -145,8 +138,10 @@ export class CompletionRunner {
   private async step(run: CompletionRun, step: number): Promise<StepReply> {
     const { conversations, events, openai } = this.deps;
     const { completion, progress } = run;
-    // The context is read anyway to be sent, so its stored counts tell the fit whether anything must go.
-    let context = await conversations.contextMessages(run.conversation.id);
+    // The first step's context came with the statement that started the run; later ones read it afresh. Its
+    // stored counts tell the fit whether anything must go.
+    let context = run.context ?? (await conversations.contextMessages(run.conversation.id));
+    run.context = undefined;
     const fitted = await this.deps.context.fit(
       run.conversation,
       { ...run.settings, ...toolsForStep(run.offer, step) },
@@ -264,6 +259,8 @@ export interface CompletionRun {
   content: string;
   /** The final reply, once the model gave it (a reply that fails its responseFormat is kept). */
   answer?: NewMessage;
+  /** The context as the run's first statement read it, for the first step only. */
+  context?: MessageRow[];
 }
 
 interface StepReply {

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { type CompletionErrorRecord, type CompletionRow, completions } from '../storage/schema.js';
 
@@ -31,47 +30,6 @@ export type CompletionOutcome = Partial<
 export class CompletionStore {
   constructor(private readonly db: Db) {}
 
-  /**
-   * Inserts a RUNNING completion. With an idempotency key, a second call with the same key gets the first row
-   * back (`created: false`) instead, so a retried request never runs twice, even across instances.
-   */
-  async create(
-    input: {
-      ownerId: string;
-      conversationId: string;
-      model: string;
-      idempotencyKey?: string | null;
-      lease: Lease;
-    },
-    db: Pick<Db, 'insert' | 'select'> = this.db,
-  ): Promise<{ row: CompletionRow; created: boolean }> {
-    const { lease, ...fields } = input;
-    const [row] = await db
-      .insert(completions)
-      .values({
-        id: randomUUID(),
-        status: 'running',
-        ...fields,
-        idempotencyKey: input.idempotencyKey ?? null,
-        instanceId: lease.instanceId,
-        leaseExpiresAt: new Date(Date.now() + lease.ms),
-      })
-      .onConflictDoNothing({ target: [completions.ownerId, completions.idempotencyKey] })
-      .returning();
-    if (row) return { row, created: true };
-    const [existing] = await db
-      .select()
-      .from(completions)
-      .where(
-        and(
-          eq(completions.ownerId, input.ownerId),
-          eq(completions.idempotencyKey, input.idempotencyKey ?? ''),
-        ),
-      );
-    if (!existing) throw new Error('idempotency conflict without an existing completion');
-    return { row: existing, created: false };
-  }
-
   async finish(
     id: string,
     outcome: CompletionOutcome,
@@ -84,24 +42,6 @@ export class CompletionStore {
       .returning();
     if (!row) throw new Error(`completion ${id} vanished`);
     return row;
-  }
-
-  /**
-   * Ends a run this instance still holds (RUNNING under its lease); null, writing nothing, when a lease sweep
-   * ended it first.
-   */
-  async finishHeld(
-    id: string,
-    lease: Lease,
-    outcome: CompletionOutcome,
-    db: Pick<Db, 'update'> = this.db,
-  ): Promise<CompletionRow | null> {
-    const [row] = await db
-      .update(completions)
-      .set({ ...outcome, finishedAt: new Date() })
-      .where(held(id, lease))
-      .returning();
-    return row ?? null;
   }
 
   /** Extends the leases of this instance's running completions, saving each one's reply so far. */
@@ -124,6 +64,13 @@ export class CompletionStore {
       .set({ status: 'failed', error, finishedAt: new Date() })
       .where(and(eq(completions.status, 'running'), lt(completions.leaseExpiresAt, new Date())))
       .returning();
+  }
+
+  async byIds(ids: readonly string[]): Promise<CompletionRow[]> {
+    return this.db
+      .select()
+      .from(completions)
+      .where(inArray(completions.id, [...ids]));
   }
 
   async get(id: string): Promise<CompletionRow | null> {

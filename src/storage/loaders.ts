@@ -1,13 +1,11 @@
 import DataLoader from 'dataloader';
-import { and, asc, desc, getTableColumns, gt, inArray, lt, sql } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
 import {
   type CompletionRow,
   type ConversationRow,
   completions,
-  conversations,
   type MessageRow,
-  messages,
   summaryRequests,
 } from './schema.js';
 
@@ -23,23 +21,29 @@ export interface MessagePageKey {
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
+/** What the loaders read through: each table's own store (the usage rows aside, see usageRows). */
+export interface LoaderStores {
+  db: Db;
+  conversations: {
+    byIds(ids: readonly string[]): Promise<ConversationRow[]>;
+    messagesByIds(ids: readonly string[]): Promise<MessageRow[]>;
+    pages(group: readonly MessagePageKey[]): Promise<MessageRow[]>;
+  };
+  completions: { byIds(ids: readonly string[]): Promise<CompletionRow[]> };
+}
+
 /**
  * One loader set per request: every fan-out (conversations of a list, their messages, completions) becomes
  * one SQL statement per distinct page shape instead of one per parent.
  */
-export function createLoaders(db: Db, ownerId: string | null) {
+export function createLoaders(stores: LoaderStores, ownerId: string | null) {
+  const { db } = stores;
   const isOwned = (row: { ownerId: string }) => ownerId === null || row.ownerId === ownerId;
 
   return {
-    conversationById: loadById<ConversationRow>(
-      (ids) => db.select().from(conversations).where(inArray(conversations.id, ids)),
-      isOwned,
-    ),
-    completionById: loadById<CompletionRow>(
-      (ids) => db.select().from(completions).where(inArray(completions.id, ids)),
-      isOwned,
-    ),
-    messageById: loadById<MessageRow>((ids) => db.select().from(messages).where(inArray(messages.id, ids))),
+    conversationById: loadById<ConversationRow>((ids) => stores.conversations.byIds(ids), isOwned),
+    completionById: loadById<CompletionRow>((ids) => stores.completions.byIds(ids), isOwned),
+    messageById: loadById<MessageRow>((ids) => stores.conversations.messagesByIds(ids)),
     messagePage: new DataLoader<MessagePageKey, MessageRow[], string>(
       async (keys) => {
         const groups = new Map<string, MessagePageKey[]>();
@@ -51,7 +55,7 @@ export function createLoaders(db: Db, ownerId: string | null) {
         await Promise.all(
           [...groups.values()].map(async (group) => {
             const byConversation = new Map<string, MessageRow[]>();
-            for (const row of await selectPages(db, group)) {
+            for (const row of await stores.conversations.pages(group)) {
               byConversation.set(row.conversationId, [
                 ...(byConversation.get(row.conversationId) ?? []),
                 row,
@@ -151,33 +155,3 @@ export const usageTotals = (rows: UsageRows) => ({
 
 const pageKey = (key: MessagePageKey) =>
   `${key.conversationId}|${key.afterSeq}|${key.beforeSeq}|${key.limit}|${key.inverted}`;
-
-/** The first `limit` messages of each conversation after/before a seq, in one statement (row_number window). */
-async function selectPages(db: Db, group: MessagePageKey[]): Promise<MessageRow[]> {
-  const [shape] = group;
-  if (!shape) return [];
-  const conversationIds = group.map((key) => key.conversationId);
-  const order = shape.inverted ? desc(messages.seq) : asc(messages.seq);
-  const ranked = db
-    .select({
-      ...getTableColumns(messages),
-      rank: sql<number>`row_number() over (partition by ${messages.conversationId} order by ${order})`.as(
-        'rank',
-      ),
-    })
-    .from(messages)
-    .where(
-      and(
-        inArray(messages.conversationId, conversationIds),
-        shape.afterSeq === null ? undefined : gt(messages.seq, shape.afterSeq),
-        shape.beforeSeq === null ? undefined : lt(messages.seq, shape.beforeSeq),
-      ),
-    )
-    .as('ranked');
-  const rows = await db
-    .select()
-    .from(ranked)
-    .where(sql`${ranked.rank} <= ${shape.limit}`)
-    .orderBy(ranked.conversationId, shape.inverted ? desc(ranked.seq) : asc(ranked.seq));
-  return rows.map(({ rank: _rank, ...row }) => row);
-}
