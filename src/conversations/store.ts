@@ -16,10 +16,10 @@ import { MessageStore } from './message-store.js';
 import type { ConversationSettings } from './settings.js';
 import {
   type CompletionWithReply,
-  finishTurn,
   type StartedTurn,
-  startTurn,
   type TurnOutcome,
+  type TurnStart,
+  TurnStatements,
 } from './turns.js';
 
 export type Role = MessageRow['role'];
@@ -60,12 +60,14 @@ export class ConversationStore extends MessageStore {
    * creation, so a completion starts without reading them again (its statement still checks the row is there).
    */
   private readonly known = new Map<string, ConversationRow>();
+  private readonly turns: TurnStatements;
 
   constructor(
     db: Db,
     private readonly tokens: TokenCounter,
   ) {
     super(db);
+    this.turns = new TurnStatements(db);
   }
 
   async create(ownerId: string, input: NewConversation): Promise<ConversationRow> {
@@ -166,10 +168,10 @@ export class ConversationStore extends MessageStore {
    */
   async startTurn(
     conversation: Pick<ConversationRow, 'id' | 'model'>,
-    turn: Omit<Parameters<typeof startTurn>[1], 'conversationId' | 'tokenCount'>,
+    turn: Omit<TurnStart, 'conversationId' | 'tokenCount'>,
   ): Promise<StartedTurn & { conversation: ConversationRow; completion: CompletionRow }> {
     const tokenCount = await this.count({ role: 'user', content: turn.content }, conversation.model);
-    const started = await startTurn(this.db, { ...turn, conversationId: conversation.id, tokenCount });
+    const started = await this.turns.begin({ ...turn, conversationId: conversation.id, tokenCount });
     if (!started.conversation) {
       this.known.delete(conversation.id);
       throw notFound('Conversation', conversation.id);
@@ -189,8 +191,7 @@ export class ConversationStore extends MessageStore {
     reply: NewMessage | null,
   ): Promise<CompletionWithReply | null> {
     const tokenCount = reply ? await this.count(reply, conversation.model) : 0;
-    return finishTurn(
-      this.db,
+    return this.turns.end(
       { ...held, conversationId: conversation.id },
       outcome,
       reply && { ...reply, tokenCount },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Db } from '../storage/db.js';
 import { parsedJson, rowFromJson } from '../storage/json-rows.js';
 import {
@@ -40,62 +41,24 @@ export interface StartedTurn {
   context: MessageRow[];
 }
 
-/**
- * Stores the user message and the RUNNING completion, and reads the conversation and its context, in one
- * statement: the completion holding an idempotency key never exists without its user message.
- */
-export async function startTurn(db: Db, turn: TurnStart): Promise<StartedTurn> {
-  const completionId = randomUUID();
-  const result = await db.execute<Record<string, unknown>>(sql`
-    with conversation as (
-      select * from ${conversations} where id = ${turn.conversationId} and owner_id = ${turn.ownerId}
-    ), started as (
-      insert into ${completions}
-        (id, owner_id, conversation_id, status, model, idempotency_key, instance_id, lease_expires_at)
-      select ${completionId}::text, owner_id, id, 'running', coalesce(${turn.model}::text, model),
-        ${turn.idempotencyKey}::text, ${turn.instanceId}::text, ${turn.leaseExpiresAt.toISOString()}::timestamptz
-      from conversation
-      on conflict (owner_id, idempotency_key) do nothing
-      returning *
-    ), bumped as (
-      update ${conversations} set last_seq = last_seq + 1, updated_at = now()
-      where id = ${turn.conversationId} and exists (select from started)
-      returning last_seq
-    ), added as (
-      insert into ${messages} (id, conversation_id, seq, role, content, token_count, completion_id)
-      select ${randomUUID()}::text, ${turn.conversationId}::text, last_seq, 'user', ${turn.content}::text,
-        ${turn.tokenCount}::int, ${completionId}::text
-      from bumped
-      returning *
-    )
-    select
-      (select row_to_json(conversation) from conversation) as conversation,
-      coalesce(
-        (select row_to_json(started) from started),
-        (select row_to_json(earlier) from ${completions} earlier
-          where owner_id = ${turn.ownerId} and idempotency_key = ${turn.idempotencyKey}::text)
-      ) as completion,
-      exists (select from started) as created,
-      (select json_agg(context order by coalesce(summary_of_seq, seq), seq) from (
-        select * from ${messages}
-        where conversation_id = ${turn.conversationId} and in_context and exists (select from started)
-        union all select * from added
-      ) context) as context`);
-  const [row] = rowsOf(result);
-  const conversation = parsedJson<Record<string, unknown>>(row?.conversation);
-  const completion = parsedJson<Record<string, unknown>>(row?.completion);
-  return {
-    conversation: conversation && rowFromJson(conversations, conversation),
-    completion: completion && rowFromJson(completions, completion),
-    created: row?.created === true,
-    context: (parsedJson<Record<string, unknown>[]>(row?.context) ?? []).map((message) =>
-      rowFromJson(messages, message),
-    ),
-  };
-}
-
-/** The completion's outcome columns, as the runner and the lease keeper store them. */
-export type TurnOutcome = Partial<Omit<CompletionRow, 'id' | 'ownerId' | 'conversationId' | 'createdAt'>>;
+/** The completion's outcome columns, as the runner stores them (unset ones keep their RUNNING defaults). */
+export type TurnOutcome = Partial<
+  Pick<
+    CompletionRow,
+    | 'status'
+    | 'finishReason'
+    | 'cached'
+    | 'promptTokens'
+    | 'completionTokens'
+    | 'reasoningTokens'
+    | 'usageEstimated'
+    | 'costUsd'
+    | 'latencyMs'
+    | 'timeToFirstTokenMs'
+    | 'error'
+    | 'parsed'
+  >
+>;
 
 export interface TurnReply {
   role: MessageRow['role'];
@@ -106,60 +69,157 @@ export interface TurnReply {
   tokenCount: number;
 }
 
-/**
- * Finishes a completion this instance still holds (RUNNING under its lease) and stores its reply, in one
- * statement; null, writing nothing, when a lease sweep ended it first.
- */
-export async function finishTurn(
-  db: Db,
-  turn: { completionId: string; instanceId: string; conversationId: string },
-  outcome: TurnOutcome,
-  reply: TurnReply | null,
-): Promise<CompletionWithReply | null> {
-  const messageId = reply ? randomUUID() : null;
-  const store = reply
-    ? sql`, bumped as (
-        update ${conversations} set last_seq = last_seq + 1, updated_at = now()
-        where id = ${turn.conversationId} and exists (select from finished)
-        returning last_seq
-      ), added as (
-        insert into ${messages} (id, conversation_id, seq, role, content, refusal, status, completion_id, token_count)
-        select ${messageId}::text, ${turn.conversationId}::text, last_seq, ${reply.role}::text, ${reply.content}::text,
-          ${reply.refusal ?? null}::text, ${reply.status ?? 'complete'}::text, ${reply.completionId ?? null}::text,
-          ${reply.tokenCount}::int
-        from bumped
-        returning *
-      )`
-    : sql``;
-  const result = await db.execute<Record<string, unknown>>(sql`
-    with finished as (
-      update ${completions}
-      set ${outcomeColumns({ ...outcome, ...(messageId ? { messageId } : {}) })}, finished_at = now()
-      where id = ${turn.completionId} and status = 'running' and instance_id = ${turn.instanceId}
-      returning *
-    )${store}
-    select row_to_json(finished) as completion, ${reply ? sql`(select row_to_json(added) from added)` : sql`null`} as reply
-    from finished`);
-  const [row] = rowsOf(result);
-  const completion = parsedJson<Record<string, unknown>>(row?.completion);
-  if (!completion) return null;
-  const stored = parsedJson<Record<string, unknown>>(row?.reply);
-  return { ...rowFromJson(completions, completion), reply: stored && rowFromJson(messages, stored) };
-}
-
 /** A finished completion with the reply stored with it, so the response's `message` is not read back. */
 export type CompletionWithReply = CompletionRow & { reply?: MessageRow | null };
 
-const completionColumns = getTableColumns(completions);
+const p = (name: string) => sql.placeholder(name);
 
-/** `column = value, ...` for an UPDATE of completions, each value mapped as Drizzle maps it (jsonb as JSON). */
-function outcomeColumns(outcome: TurnOutcome): SQL {
-  const assignments = Object.entries(outcome).flatMap(([field, value]) => {
-    const column = completionColumns[field as keyof typeof completionColumns];
-    if (!column || value === undefined) return [];
-    return [sql`${sql.identifier(column.name)} = ${sql.param(value, column)}`];
-  });
-  return sql.join(assignments, sql`, `);
+/**
+ * Stores the user message and the RUNNING completion, and reads the conversation and its context, in one
+ * statement: the completion holding an idempotency key never exists without its user message. The casts type
+ * the parameters of INSERT ... SELECT, which Postgres cannot infer from the target columns.
+ */
+const START = sql`
+  with conversation as (
+    select * from ${conversations} where id = ${p('conversationId')} and owner_id = ${p('ownerId')}
+  ), started as (
+    insert into ${completions}
+      (id, owner_id, conversation_id, status, model, idempotency_key, instance_id, lease_expires_at)
+    select ${p('completionId')}::text, owner_id, id, 'running', coalesce(${p('model')}::text, model),
+      ${p('idempotencyKey')}::text, ${p('instanceId')}::text, ${p('leaseExpiresAt')}::timestamptz
+    from conversation
+    on conflict (owner_id, idempotency_key) do nothing
+    returning *
+  ), bumped as (
+    update ${conversations} set last_seq = last_seq + 1, updated_at = now()
+    where id = ${p('conversationId')} and exists (select from started)
+    returning last_seq
+  ), added as (
+    insert into ${messages} (id, conversation_id, seq, role, content, token_count, completion_id)
+    select ${p('messageId')}::text, ${p('conversationId')}::text, last_seq, 'user', ${p('content')}::text,
+      ${p('tokenCount')}::int, ${p('completionId')}::text
+    from bumped
+    returning *
+  )
+  select
+    (select row_to_json(conversation) from conversation) as conversation,
+    coalesce(
+      (select row_to_json(started) from started),
+      (select row_to_json(earlier) from ${completions} earlier
+        where owner_id = ${p('ownerId')} and idempotency_key = ${p('idempotencyKey')}::text)
+    ) as completion,
+    exists (select from started) as created,
+    (select json_agg(context order by coalesce(summary_of_seq, seq), seq) from (
+      select * from ${messages}
+      where conversation_id = ${p('conversationId')} and in_context and exists (select from started)
+      union all select * from added
+    ) context) as context`;
+
+/**
+ * Finishes a completion this instance still holds (RUNNING under its lease) and stores its reply (when
+ * `hasReply`), in one statement; no row, writing nothing, when a lease sweep ended it first.
+ */
+const FINISH = sql`
+  with finished as (
+    update ${completions}
+    set status = ${p('status')}, message_id = ${p('messageId')}, finish_reason = ${p('finishReason')},
+      cached = ${p('cached')}, prompt_tokens = ${p('promptTokens')}, completion_tokens = ${p('completionTokens')},
+      reasoning_tokens = ${p('reasoningTokens')}, usage_estimated = ${p('usageEstimated')},
+      cost_usd = ${p('costUsd')}, latency_ms = ${p('latencyMs')},
+      time_to_first_token_ms = ${p('timeToFirstTokenMs')}, error = ${p('error')}::jsonb,
+      parsed = ${p('parsed')}::jsonb, finished_at = now()
+    where id = ${p('completionId')} and status = 'running' and instance_id = ${p('instanceId')}
+    returning *
+  ), bumped as (
+    update ${conversations} set last_seq = last_seq + 1, updated_at = now()
+    where id = ${p('conversationId')} and ${p('hasReply')}::boolean and exists (select from finished)
+    returning last_seq
+  ), added as (
+    insert into ${messages} (id, conversation_id, seq, role, content, refusal, status, completion_id, token_count)
+    select ${p('messageId')}::text, ${p('conversationId')}::text, last_seq, ${p('role')}::text,
+      ${p('content')}::text, ${p('refusal')}::text, ${p('replyStatus')}::text, ${p('replyCompletionId')}::text,
+      ${p('tokenCount')}::int
+    from bumped
+    returning *
+  )
+  select row_to_json(finished) as completion, (select row_to_json(added) from added) as reply
+  from finished`;
+
+type Prepared = { execute(values: Record<string, unknown>): Promise<unknown> };
+
+/**
+ * A turn's two statements, prepared once per database (named server-side statements on PostgreSQL): a
+ * completion pays neither query building nor, after a connection's first use, parsing and planning.
+ */
+export class TurnStatements {
+  private readonly start: Prepared;
+  private readonly finish: Prepared;
+
+  constructor(db: Db) {
+    const dialect = new PgDialect();
+    const prepare = (query: SQL, name: string) =>
+      db._.session.prepareQuery(dialect.sqlToQuery(query), undefined, name, false);
+    this.start = prepare(START, 'turn_start');
+    this.finish = prepare(FINISH, 'turn_finish');
+  }
+
+  async begin(turn: TurnStart): Promise<StartedTurn> {
+    const [row] = rowsOf(
+      await this.start.execute({
+        ...turn,
+        completionId: randomUUID(),
+        messageId: randomUUID(),
+        leaseExpiresAt: turn.leaseExpiresAt.toISOString(),
+      }),
+    );
+    const conversation = parsedJson<Record<string, unknown>>(row?.conversation);
+    const completion = parsedJson<Record<string, unknown>>(row?.completion);
+    return {
+      conversation: conversation && rowFromJson(conversations, conversation),
+      completion: completion && rowFromJson(completions, completion),
+      created: row?.created === true,
+      context: (parsedJson<Record<string, unknown>[]>(row?.context) ?? []).map((message) =>
+        rowFromJson(messages, message),
+      ),
+    };
+  }
+
+  async end(
+    turn: { completionId: string; instanceId: string; conversationId: string },
+    outcome: TurnOutcome,
+    reply: TurnReply | null,
+  ): Promise<CompletionWithReply | null> {
+    const [row] = rowsOf(
+      await this.finish.execute({
+        ...turn,
+        status: outcome.status ?? 'running',
+        finishReason: outcome.finishReason ?? null,
+        cached: outcome.cached ?? false,
+        promptTokens: outcome.promptTokens ?? 0,
+        completionTokens: outcome.completionTokens ?? 0,
+        reasoningTokens: outcome.reasoningTokens ?? 0,
+        usageEstimated: outcome.usageEstimated ?? false,
+        costUsd: outcome.costUsd ?? 0,
+        latencyMs: outcome.latencyMs ?? null,
+        timeToFirstTokenMs: outcome.timeToFirstTokenMs ?? null,
+        error: outcome.error ? JSON.stringify(outcome.error) : null,
+        parsed:
+          outcome.parsed === undefined || outcome.parsed === null ? null : JSON.stringify(outcome.parsed),
+        hasReply: reply !== null,
+        messageId: reply ? randomUUID() : null,
+        role: reply?.role ?? null,
+        content: reply?.content ?? null,
+        refusal: reply?.refusal ?? null,
+        replyStatus: reply?.status ?? 'complete',
+        replyCompletionId: reply?.completionId ?? null,
+        tokenCount: reply?.tokenCount ?? 0,
+      }),
+    );
+    const completion = parsedJson<Record<string, unknown>>(row?.completion);
+    if (!completion) return null;
+    const stored = parsedJson<Record<string, unknown>>(row?.reply);
+    return { ...rowFromJson(completions, completion), reply: stored && rowFromJson(messages, stored) };
+  }
 }
 
 /** node-postgres returns a QueryResult, PGlite its Results: both carry `rows`. */
