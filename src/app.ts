@@ -101,9 +101,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const lease = { instanceId: randomUUID(), ms: config.COMPLETION_LEASE_MS };
   const completionStore = new CompletionStore(database.db);
+  const functionStore = new FunctionStore(database.db);
+  const summaryRequests = new SummaryRequestStore(database.db, models);
   const modelSettings = settingsSchema(models);
   const functions = new FunctionService({
-    store: new FunctionStore(database.db),
+    store: functionStore,
     validator: new ArgumentValidator(config.FUNCTION_MAX_ARGUMENT_BYTES),
     webhooks: new WebhookCaller(config.FUNCTION_WEBHOOK_ALLOWLIST, config.FUNCTION_MAX_RESULT_BYTES),
     timeoutMs: config.FUNCTION_TIMEOUT_MS,
@@ -155,7 +157,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     tokens,
     models,
     openai,
-    summaryRequests: new SummaryRequestStore(database.db, models),
+    summaryRequests,
   });
   const context = new ContextManager({ conversations, tokens, models, summarizer });
   const runs = new RunRegistry(eventLog);
@@ -237,8 +239,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     settingsSchema: modelSettings,
     defaultSettings: defaultSettings(config),
     metrics,
-    usage: new UsageService(database.db),
-    loaderStores: { db: database.db, conversations, completions: completionStore },
+    usage: new UsageService({ completions: completionStore, summaryRequests, functions: functionStore }),
+    loaderStores: { conversations, completions: completionStore, summaryRequests },
     clientLimits: new ClientLimits({
       buckets: limitStores.buckets,
       streams: limitStores.streams,

@@ -1,6 +1,7 @@
 import { and, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { type CompletionErrorRecord, type CompletionRow, completions } from '../storage/schema.js';
+import { type UsageFilter, usageOf } from '../storage/usage.js';
 
 /** This instance's claim on the completions it runs, renewed while they run. */
 export interface Lease {
@@ -71,6 +72,11 @@ export class CompletionStore {
       .select()
       .from(completions)
       .where(inArray(completions.id, [...ids]));
+  }
+
+  /** The completions' usage by model or conversation (each completion counts once). */
+  usage(key: 'model' | 'conversationId', filter: UsageFilter) {
+    return usageOf(this.db, completions, true, key, filter);
   }
 
   async get(id: string): Promise<CompletionRow | null> {

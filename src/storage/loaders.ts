@@ -1,13 +1,6 @@
 import DataLoader from 'dataloader';
-import { inArray, sql } from 'drizzle-orm';
-import type { Db } from './db.js';
-import {
-  type CompletionRow,
-  type ConversationRow,
-  completions,
-  type MessageRow,
-  summaryRequests,
-} from './schema.js';
+import type { CompletionRow, ConversationRow, MessageRow } from './schema.js';
+import { mergeUsage, NO_USAGE, type UsageFilter, type UsageTotals, type usageOf } from './usage.js';
 
 /** A page of one conversation's messages, in the shape resolveCursorConnection asks for. */
 export interface MessagePageKey {
@@ -21,15 +14,17 @@ export interface MessagePageKey {
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
-/** What the loaders read through: each table's own store (the usage rows aside, see usageRows). */
+type UsageStore = { usage: (key: 'conversationId', filter: UsageFilter) => ReturnType<typeof usageOf> };
+
+/** What the loaders read through: each table's own store. */
 export interface LoaderStores {
-  db: Db;
   conversations: {
     byIds(ids: readonly string[]): Promise<ConversationRow[]>;
     messagesByIds(ids: readonly string[]): Promise<MessageRow[]>;
     pages(group: readonly MessagePageKey[]): Promise<MessageRow[]>;
   };
-  completions: { byIds(ids: readonly string[]): Promise<CompletionRow[]> };
+  completions: UsageStore & { byIds(ids: readonly string[]): Promise<CompletionRow[]> };
+  summaryRequests: UsageStore;
 }
 
 /**
@@ -37,7 +32,6 @@ export interface LoaderStores {
  * one SQL statement per distinct page shape instead of one per parent.
  */
 export function createLoaders(stores: LoaderStores, ownerId: string | null) {
-  const { db } = stores;
   const isOwned = (row: { ownerId: string }) => ownerId === null || row.ownerId === ownerId;
 
   return {
@@ -69,13 +63,13 @@ export function createLoaders(stores: LoaderStores, ownerId: string | null) {
       { cacheKeyFn: pageKey },
     ),
     conversationUsage: new DataLoader<string, UsageTotals>(async (ids) => {
-      const usage = usageRows(db);
-      const rows = await db
-        .select({ conversationId: usage.conversationId, ...usageTotals(usage) })
-        .from(usage)
-        .where(inArray(usage.conversationId, [...ids]))
-        .groupBy(usage.conversationId);
-      const byId = new Map(rows.map((row) => [row.conversationId, row]));
+      const filter = { conversationIds: ids };
+      const byId = mergeUsage(
+        ...(await Promise.all([
+          stores.completions.usage('conversationId', filter),
+          stores.summaryRequests.usage('conversationId', filter),
+        ])),
+      );
       return ids.map((id) => byId.get(id) ?? NO_USAGE);
     }),
   };
@@ -94,64 +88,6 @@ function loadById<T extends { id: string }>(
     });
   });
 }
-
-export interface UsageTotals {
-  completions: number;
-  promptTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
-  costUsd: number;
-  /** Some of the tokens are our estimate: the upstream sent no usage for them. */
-  estimated: boolean;
-}
-
-export const NO_USAGE: UsageTotals = {
-  completions: 0,
-  promptTokens: 0,
-  completionTokens: 0,
-  reasoningTokens: 0,
-  costUsd: 0,
-  estimated: false,
-};
-
-/**
- * Every usage-bearing row as one set: the completions and SUMMARIZE's own requests (`completion` is 1 for a
- * completion, 0 for a summary request), so every sum counts each model request once.
- */
-export function usageRows(db: Db) {
-  const columns = (table: typeof completions | typeof summaryRequests) => ({
-    ownerId: table.ownerId,
-    conversationId: table.conversationId,
-    model: table.model,
-    createdAt: table.createdAt,
-    promptTokens: table.promptTokens,
-    completionTokens: table.completionTokens,
-    reasoningTokens: table.reasoningTokens,
-    usageEstimated: table.usageEstimated,
-    costUsd: table.costUsd,
-  });
-  return db
-    .select({ ...columns(completions), completion: sql<number>`1`.as('completion') })
-    .from(completions)
-    .unionAll(
-      db
-        .select({ ...columns(summaryRequests), completion: sql<number>`0`.as('completion') })
-        .from(summaryRequests),
-    )
-    .as('usage_rows');
-}
-
-type UsageRows = ReturnType<typeof usageRows>;
-
-/** Sums over usageRows, for a select next to a group-by; Postgres sums integers as bigint (text). */
-export const usageTotals = (rows: UsageRows) => ({
-  completions: sql<number>`coalesce(sum(${rows.completion}), 0)`.mapWith(Number),
-  promptTokens: sql<number>`coalesce(sum(${rows.promptTokens}), 0)`.mapWith(Number),
-  completionTokens: sql<number>`coalesce(sum(${rows.completionTokens}), 0)`.mapWith(Number),
-  reasoningTokens: sql<number>`coalesce(sum(${rows.reasoningTokens}), 0)`.mapWith(Number),
-  costUsd: sql<number>`coalesce(sum(${rows.costUsd}), 0)`.mapWith(Number),
-  estimated: sql<boolean>`coalesce(bool_or(${rows.usageEstimated}), false)`.mapWith(Boolean),
-});
 
 const pageKey = (key: MessagePageKey) =>
   `${key.conversationId}|${key.afterSeq}|${key.beforeSeq}|${key.limit}|${key.inverted}`;
