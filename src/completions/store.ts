@@ -1,4 +1,5 @@
 import { and, eq, inArray, lt } from 'drizzle-orm';
+import type { TurnOutcome } from '../conversations/turns.js';
 import type { Db } from '../storage/db.js';
 import { type CompletionErrorRecord, type CompletionRow, completions } from '../storage/schema.js';
 import { type UsageFilter, usageOf } from '../storage/usage.js';
@@ -9,24 +10,8 @@ export interface Lease {
   ms: number;
 }
 
-export type CompletionOutcome = Partial<
-  Pick<
-    CompletionRow,
-    | 'status'
-    | 'messageId'
-    | 'finishReason'
-    | 'cached'
-    | 'promptTokens'
-    | 'completionTokens'
-    | 'reasoningTokens'
-    | 'usageEstimated'
-    | 'costUsd'
-    | 'latencyMs'
-    | 'timeToFirstTokenMs'
-    | 'error'
-    | 'parsed'
-  >
->;
+/** What ending a completion sets: a turn's outcome, or (lease sweep) the PARTIAL reply's id. */
+export type CompletionOutcome = TurnOutcome & Partial<Pick<CompletionRow, 'messageId'>>;
 
 export class CompletionStore {
   constructor(private readonly db: Db) {}
