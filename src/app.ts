@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.js';
+import { BudgetService } from './budgets/index.js';
 import { CompletionEventLog } from './completions/events.js';
 import { LeaseKeeper } from './completions/leases.js';
 import { CompletionReplay } from './completions/replay.js';
@@ -12,12 +13,14 @@ import { StructuredOutputs } from './completions/structured-output.js';
 import { openEventTransport } from './completions/transport.js';
 import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
-import { defaultSettings, settingsSchema } from './conversations/settings.js';
+import { ConversationService } from './conversations/service.js';
+import { defaultSettings } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
 import { Summarizer } from './conversations/summarizer.js';
 import { SummaryRequestStore } from './conversations/summary-requests.js';
-import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from './functions/index.js';
+import { FunctionStore } from './functions/index.js';
 import { ClientLimits, openLimitStores, systemClock } from './limits/index.js';
+import { createFunctionRegistry } from './mcp/registry.js';
 import { createFileLogger, createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { UsageService } from './observability/usage.js';
@@ -93,6 +96,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock: systemClock,
   });
   const metrics = new Metrics();
+  const budgets = new BudgetService({
+    db: database.db,
+    principals,
+    spending: limitStores.spending,
+    models,
+    metrics,
+    clock: systemClock,
+  });
   const logFile = config.LOG_FILE ? createFileLogger(config.LOG_FILE, config.LOG_LEVEL) : null;
   const conversations = new ConversationStore(database.db, tokens);
   const transport = openEventTransport(redis, config.REDIS_KEY_PREFIX, config.COMPLETION_EVENT_TTL_MS);
@@ -101,18 +112,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const lease = { instanceId: randomUUID(), ms: config.COMPLETION_LEASE_MS };
   const completionStore = new CompletionStore(database.db);
-  const functionStore = new FunctionStore(database.db);
   const summaryRequests = new SummaryRequestStore(database.db, models);
-  const modelSettings = settingsSchema(models);
-  const functions = new FunctionService({
-    store: functionStore,
-    validator: new ArgumentValidator(config.FUNCTION_MAX_ARGUMENT_BYTES),
-    webhooks: new WebhookCaller(config.FUNCTION_WEBHOOK_ALLOWLIST, config.FUNCTION_MAX_RESULT_BYTES),
-    timeoutMs: config.FUNCTION_TIMEOUT_MS,
-    maxResultBytes: config.FUNCTION_MAX_RESULT_BYTES,
-    logger,
-    metrics,
+  const conversationService = new ConversationService({
+    store: conversations,
+    models,
+    defaults: defaultSettings(config),
   });
+  const { functions, mcp } = createFunctionRegistry({ config, db: database.db, principals, logger, metrics });
   const openai = new OpenAIService({
     monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
     tokens,
@@ -143,6 +149,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ),
     ),
     cache: new ResponseCache(limitStores.cache, metrics),
+    budgets,
   });
   const upstreamModels = new UpstreamModels({
     models,
@@ -152,13 +159,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     timeoutMs: Math.min(config.OPENAI_TIMEOUT_MS, MODEL_LIST_TIMEOUT_MS),
     logger,
   });
-  const summarizer = new Summarizer({
-    messages: conversations,
-    tokens,
-    models,
-    openai,
-    summaryRequests,
-  });
+  const summarizer = new Summarizer({ messages: conversations, tokens, models, openai, summaryRequests });
   const context = new ContextManager({ conversations, tokens, models, summarizer });
   const runs = new RunRegistry(eventLog);
   const runner = new CompletionRunner({
@@ -183,7 +184,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     events: eventLog,
     functions,
     models,
-    settingsSchema: modelSettings.partial(),
+    settings: conversationService,
     structuredOutputs: new StructuredOutputs(),
     lease,
     runs,
@@ -211,10 +212,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const shopping = new ShoppingService({
     store: new ShoppingStore(database.db),
-    conversations,
+    conversations: conversationService,
     completions,
     functions,
-    defaultSettings: defaultSettings(config),
     highRiskMerchants: config.HIGH_RISK_MERCHANTS,
     riskVelocity: {
       maxTransactions: config.RISK_VELOCITY_MAX_TRANSACTIONS,
@@ -223,6 +223,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
   });
   for (const builtin of shoppingFunctions(shopping)) await functions.registerBuiltin(builtin);
+  await mcp.start();
 
   const services: Services = {
     config,
@@ -231,15 +232,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     tokens,
     principals,
     authenticator: new Authenticator(principals, devPrincipal),
-    conversations,
+    budgets,
+    conversations: conversationService,
     context,
     completions,
     functions,
+    mcp,
     shopping,
-    settingsSchema: modelSettings,
-    defaultSettings: defaultSettings(config),
     metrics,
-    usage: new UsageService({ completions: completionStore, summaryRequests, functions: functionStore }),
+    // A store holds no state: the report's function store beside the registry's costs nothing.
+    usage: new UsageService({
+      completions: completionStore,
+      summaryRequests,
+      functions: new FunctionStore(database.db),
+    }),
     loaderStores: { conversations, completions: completionStore, summaryRequests },
     clientLimits: new ClientLimits({
       buckets: limitStores.buckets,
@@ -278,6 +284,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await runs.drain(config.SHUTDOWN_GRACE_MS);
       leases.stop();
       upstreamModels.stop();
+      await mcp.close();
       logger.info('closing connections');
       await http.close(STREAM_SETTLE_MS);
       logger.info('closing storage');

@@ -3,7 +3,7 @@ import { ConversationRef, MessageRef } from '../conversations/conversations.sche
 import type { CompletionWithReply } from '../conversations/turns.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { FunctionExecutionRef } from '../functions/functions.schema.js';
-import { builder, type Context, ownerId } from '../schema/builder.js';
+import { apiKeyIdOf, builder, type Context, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
 import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
 import type { CompletionEvent } from './events.js';
@@ -26,7 +26,13 @@ const CompletionErrorRef = builder.objectRef<CompletionErrorRecord>('CompletionE
     message: t.exposeString('message'),
     retryAfter: t.exposeFloat('retryAfter', {
       nullable: true,
-      description: 'Seconds, when the upstream said.',
+      description: 'Seconds, when the upstream said, or until the budget resets (BUDGET_EXCEEDED).',
+    }),
+    resetsAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'BUDGET_EXCEEDED: when the budget that refused the request resets.',
+      resolve: (error) => (error.resetsAt ? new Date(error.resetsAt) : null),
     }),
   }),
 });
@@ -169,10 +175,19 @@ async function loadCompletion(context: Context, id: string): Promise<CompletionR
   return completion;
 }
 
-function startCompletion(context: Context, args: SendMessageArgs, options: Omit<StartOptions, 'logger'>) {
+/** Who a completion runs for, besides its owner: the request's logger and the API key it came with. */
+function callerOf(context: Context) {
+  return { logger: context.logger, apiKeyId: apiKeyIdOf(context) };
+}
+
+function startCompletion(
+  context: Context,
+  args: SendMessageArgs,
+  options: Omit<StartOptions, 'logger' | 'apiKeyId'>,
+) {
   return context.services.completions.start(ownerId(context), sendRequest(args), {
     ...options,
-    logger: context.logger,
+    ...callerOf(context),
   });
 }
 
@@ -193,7 +208,7 @@ builder.mutationFields((t) => ({
       'upstream code; the completion and the user message stay stored.',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: (_root, args, context) =>
-      context.services.completions.complete(ownerId(context), sendRequest(args), context.logger),
+      context.services.completions.complete(ownerId(context), sendRequest(args), callerOf(context)),
   }),
   startCompletion: t.field({
     type: CompletionRef,

@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { type ConversationSettings, checkModelSettings } from '../conversations/settings.js';
+import type { ConversationService } from '../conversations/service.js';
+import type { ConversationSettings } from '../conversations/settings.js';
 import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { CompletionRow, ConversationRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
-import { parseInput, withoutNullish } from '../validation.js';
+import { parseInput } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog } from './events.js';
 import type { CompletionReplay } from './replay.js';
 import type { CompletionRun, CompletionRunner } from './runner.js';
@@ -39,6 +40,8 @@ export interface StartOptions {
   cancelWhenUnwatched: boolean;
   /** The request's logger: the run's lines, its upstream calls' included, carry the request id. */
   logger: Logger;
+  /** The API key the request came with (null in development mode): its budgets apply besides the owner's. */
+  apiKeyId: string | null;
 }
 
 /**
@@ -55,7 +58,8 @@ export class CompletionService {
       events: CompletionEventLog;
       functions: FunctionService;
       models: ModelTable;
-      settingsSchema: z.ZodType<Partial<ConversationSettings>>;
+      /** Checks the settings a send chooses against the model, over the conversation's own. */
+      settings: Pick<ConversationService, 'settings'>;
       structuredOutputs: StructuredOutputs;
       lease: Lease;
       runs: RunRegistry;
@@ -78,11 +82,9 @@ export class CompletionService {
     this.deps.runs.assertAccepting();
     const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
     const structured = this.deps.structuredOutputs.prepare(input.responseFormat);
-    const offer = await this.deps.functions.offerTools(functions ?? [], input.functionCall);
-    const overrides = withoutNullish(parseInput(this.deps.settingsSchema, pickSettings(input)));
+    const offer = await this.deps.functions.offerTools(ownerId, functions ?? [], input.functionCall);
     const known = await this.deps.conversations.settled(ownerId, input.conversationId);
-    const settings = { ...settingsOf(known), ...overrides };
-    checkModelSettings(this.deps.models.get(settings.model), overrides, settings.reasoningEffort);
+    const settings = this.deps.settings.settings(settingsOf(known), pickSettings(input));
 
     // One statement: a completion never holds the idempotency key without its user message (a retry would get
     // it back, and the message would be lost).
@@ -92,6 +94,7 @@ export class CompletionService {
       content,
       model: settings.model,
       idempotencyKey: idempotencyKey ?? null,
+      apiKeyId: options.apiKeyId,
       instanceId: lease.instanceId,
       leaseExpiresAt: new Date(Date.now() + lease.ms),
     });
@@ -130,8 +133,16 @@ export class CompletionService {
    * Runs a completion to its end without streaming (`sendMessage`, the shopping assistant): its row once
    * COMPLETED, or its stored error, with the upstream code, as an AppError.
    */
-  async complete(ownerId: string, input: SendMessageInput, logger: Logger): Promise<CompletionRow> {
-    const started = await this.start(ownerId, input, { stream: false, cancelWhenUnwatched: false, logger });
+  async complete(
+    ownerId: string,
+    input: SendMessageInput,
+    caller: Pick<StartOptions, 'logger' | 'apiKeyId'>,
+  ): Promise<CompletionRow> {
+    const started = await this.start(ownerId, input, {
+      stream: false,
+      cancelWhenUnwatched: false,
+      ...caller,
+    });
     const completion = await this.finished(started);
     if (completion.status === 'completed') return completion;
     const error = completion.error;
@@ -140,6 +151,7 @@ export class CompletionService {
       error?.message ?? 'Failed',
       {
         retryAfter: error?.retryAfter ?? undefined,
+        resetsAt: error?.resetsAt ? new Date(error.resetsAt) : undefined,
       },
     );
   }
@@ -204,15 +216,8 @@ function settingsOf(conversation: ConversationRow): ConversationSettings {
   return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
 }
 
+/** The settings a send may choose (the rest of its input is not settings). */
 function pickSettings(input: Partial<ConversationSettings>): Partial<ConversationSettings> {
   const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } = input;
-  return withoutNullish({
-    model,
-    temperature,
-    maxTokens,
-    topP,
-    frequencyPenalty,
-    presencePenalty,
-    reasoningEffort,
-  });
+  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
 }

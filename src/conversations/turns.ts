@@ -27,6 +27,8 @@ export interface TurnStart {
   /** The completion's model; null takes the conversation's. */
   model: string | null;
   idempotencyKey: string | null;
+  /** The API key the request came with (null in development mode), for its budgets. */
+  apiKeyId: string | null;
   instanceId: string;
   leaseExpiresAt: Date;
 }
@@ -84,9 +86,10 @@ const START = sql`
     select * from ${conversations} where id = ${p('conversationId')} and owner_id = ${p('ownerId')}
   ), started as (
     insert into ${completions}
-      (id, owner_id, conversation_id, status, model, idempotency_key, instance_id, lease_expires_at)
+      (id, owner_id, conversation_id, status, model, idempotency_key, api_key_id, instance_id, lease_expires_at)
     select ${p('completionId')}::text, owner_id, id, 'running', coalesce(${p('model')}::text, model),
-      ${p('idempotencyKey')}::text, ${p('instanceId')}::text, ${p('leaseExpiresAt')}::timestamptz
+      ${p('idempotencyKey')}::text, ${p('apiKeyId')}::text, ${p('instanceId')}::text,
+      ${p('leaseExpiresAt')}::timestamptz
     from conversation
     on conflict (owner_id, idempotency_key) do nothing
     returning *

@@ -1,6 +1,5 @@
 import type { CompletionService, SendMessageInput } from '../completions/service.js';
-import type { ConversationSettings } from '../conversations/settings.js';
-import type { ConversationStore } from '../conversations/store.js';
+import type { ConversationService } from '../conversations/service.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -47,10 +46,9 @@ export class ShoppingService {
   constructor(
     private readonly deps: {
       store: ShoppingStore;
-      conversations: ConversationStore;
+      conversations: ConversationService;
       completions: CompletionService;
       functions: FunctionService;
-      defaultSettings: ConversationSettings;
       highRiskMerchants: readonly string[];
       riskVelocity: { maxTransactions: number; windowMinutes: number };
       logger: Logger;
@@ -100,10 +98,15 @@ export class ShoppingService {
    * transaction is stored with the decision. The rule check is repeated under the owner's lock as the row is
    * written, so two concurrent purchases cannot both spend the last of a budget.
    */
-  async processTransaction(ownerId: string, input: unknown): Promise<TransactionRow> {
+  /** `apiKeyId`: the key of the request, whose budgets the assistant's completion counts against too. */
+  async processTransaction(
+    ownerId: string,
+    input: unknown,
+    apiKeyId: string | null,
+  ): Promise<TransactionRow> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
-    const completion = await this.ask(ownerId, {
+    const completion = await this.ask(ownerId, apiKeyId, {
       title: `Purchase: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: SHOPPING_ASSISTANT_PROMPT,
       content:
@@ -140,14 +143,14 @@ export class ShoppingService {
   }
 
   /** Risk signals computed here, and the model's analysis of them (asked as a risk analyst). */
-  async analyzeRisk(ownerId: string, input: unknown): Promise<RiskAnalysis> {
+  async analyzeRisk(ownerId: string, input: unknown, apiKeyId: string | null): Promise<RiskAnalysis> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
     const assessment = await this.risk(ownerId, transaction);
     const signals = assessment.signals.map(
       (signal) => `- ${signal.kind}: ${signal.triggered ? 'TRIGGERED' : 'clear'} (${signal.detail})`,
     );
-    const completion = await this.ask(ownerId, {
+    const completion = await this.ask(ownerId, apiKeyId, {
       title: `Risk: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: RISK_ANALYST_PROMPT,
       content: [
@@ -185,19 +188,20 @@ export class ShoppingService {
   /** Runs one completion in a new conversation of the owner's (kept, like any other) and waits for its end. */
   private async ask(
     ownerId: string,
+    apiKeyId: string | null,
     question: { title: string; systemPrompt: string } & Pick<
       SendMessageInput,
       'content' | 'functions' | 'functionCall'
     >,
   ): Promise<CompletionRow> {
-    const { completions, conversations, defaultSettings, logger } = this.deps;
+    const { completions, conversations, logger } = this.deps;
     const { title, systemPrompt, ...message } = question;
-    const conversation = await conversations.create(ownerId, {
-      title,
-      systemPrompt,
-      settings: defaultSettings,
-    });
-    return completions.complete(ownerId, { conversationId: conversation.id, ...message }, logger);
+    const conversation = await conversations.create(ownerId, { title, systemPrompt });
+    return completions.complete(
+      ownerId,
+      { conversationId: conversation.id, ...message },
+      { logger, apiKeyId },
+    );
   }
 }
 

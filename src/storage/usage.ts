@@ -1,6 +1,6 @@
 import { and, eq, gte, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Db } from './db.js';
-import type { completions, summaryRequests } from './schema.js';
+import { completions, summaryRequests } from './schema.js';
 
 export interface UsageTotals {
   completions: number;
@@ -82,4 +82,27 @@ export function mergeUsage(...lists: (UsageTotals & { key: string })[][]): Map<s
   for (const { key, ...totals } of lists.flat())
     merged.set(key, addUsage(merged.get(key) ?? NO_USAGE, totals));
   return merged;
+}
+
+/**
+ * Every usage-bearing row as one set (budgets' spend since a period began): the completions and SUMMARIZE's own
+ * requests, which carry no API key of their own and so count against their owner's budgets only.
+ */
+export function usageRows(db: Db) {
+  const columns = (table: UsageTable) => ({
+    ownerId: table.ownerId,
+    createdAt: table.createdAt,
+    promptTokens: table.promptTokens,
+    completionTokens: table.completionTokens,
+    costUsd: table.costUsd,
+  });
+  return db
+    .select({ ...columns(completions), apiKeyId: completions.apiKeyId })
+    .from(completions)
+    .unionAll(
+      db
+        .select({ ...columns(summaryRequests), apiKeyId: sql<string | null>`null`.as('api_key_id') })
+        .from(summaryRequests),
+    )
+    .as('usage_rows');
 }

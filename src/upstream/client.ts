@@ -8,7 +8,7 @@ import type { UpstreamMonitor } from './monitor.js';
 import { isOpenAI, type ParameterPolicy, type TokenLimitSetting, toParams } from './parameters.js';
 import type { ResponseCache } from './response-cache.js';
 import { isRetryable, retryAfterSeconds } from './retry.js';
-import type { ChatRequest, UpstreamDelta, Usage } from './types.js';
+import type { ChatRequest, SpendingGuard, UpstreamDelta, Usage } from './types.js';
 import { UsageMeter } from './usage-meter.js';
 
 export interface UpstreamOptions {
@@ -18,6 +18,8 @@ export interface UpstreamOptions {
   /** Rate limits and retries around the start of every request (the SDK's own retries are off). */
   gate: UpstreamGate;
   cache: ResponseCache;
+  /** Budgets: a request's estimated cost is reserved before it is sent, and corrected by its usage after. */
+  budgets: SpendingGuard;
   /** Logs and counts every call. */
   monitor: UpstreamMonitor;
   /** The model table: which parameters each model takes. */
@@ -38,6 +40,7 @@ export class OpenAIService {
   private readonly monitor: UpstreamMonitor;
   private readonly gate: UpstreamGate;
   private readonly cache: ResponseCache;
+  private readonly budgets: SpendingGuard;
   private readonly parameters: ParameterPolicy;
   private readonly tokens: TokenCounter;
 
@@ -53,6 +56,7 @@ export class OpenAIService {
     this.monitor = options.monitor;
     this.gate = options.gate;
     this.cache = options.cache;
+    this.budgets = options.budgets;
     this.tokens = options.tokens;
     this.client = new OpenAI({
       apiKey: options.apiKey,
@@ -74,6 +78,8 @@ export class OpenAIService {
    * Each call is logged once, with the caller's logger so the line carries its request id, and counted.
    * `onUsage` hears the call's usage once when it ends, also when it failed or was cancelled part-way: reported
    * by the server or estimated (see UsageMeter). A reply from the response cache used nothing and reports none.
+   * Budgets are checked first: a request they cannot cover fails with BUDGET_EXCEEDED and is never sent; the
+   * others' reservations are corrected by that same usage, so cost is counted once, failed or not.
    */
   async *deltas(
     request: ChatRequest,
@@ -82,6 +88,7 @@ export class OpenAIService {
     logger: Logger,
     onUsage?: (usage: Usage) => void,
   ): AsyncGenerator<UpstreamDelta> {
+    const hold = await this.budgets.reserve(request);
     const call = this.monitor.begin(
       { model: request.model, messages: request.messages, stream, signal },
       logger,
@@ -104,6 +111,10 @@ export class OpenAIService {
       const usage = (await meter?.usage()) ?? null;
       call.end(failure, usage);
       if (usage) onUsage?.(usage);
+      await hold.settle(usage).catch((error: unknown) => {
+        // The reservation then stands: the budget counts the estimate instead of the usage.
+        logger.warn({ err: error }, 'correcting a budget reservation failed');
+      });
     }
   }
 
