@@ -9,6 +9,12 @@ import { Chat, connectWs, type GraphQLHttp, SendMessage, subscribe, USER_MESSAGE
 import type { ChildService } from './processes.js';
 import { alternate, type Comparison, closedLoop, type Operation, type Samples } from './stats.js';
 
+/** Another gateway in front of the same simulator, asked the same request through the SDK. */
+export interface Peer {
+  process: ChildService;
+  openai: OpenAI;
+}
+
 export interface OverheadDeps {
   server: ChildService;
   http: GraphQLHttp;
@@ -58,11 +64,15 @@ async function measuredRound(
   };
 }
 
-/** Scenario 1: `sendMessage` over HTTP (persisted) against the same JSON request made with the SDK. */
+/**
+ * Scenario 1: `sendMessage` over HTTP (persisted) against the same JSON request made with the SDK; and, with a
+ * peer, the same request through the peer against the SDK, measured right after in the same way.
+ */
 export async function nonStreamedOverhead(
   deps: OverheadDeps,
   shape: LoadShape,
-): Promise<Record<string, Comparison>> {
+  peer?: Peer,
+): Promise<{ ours: Record<string, Comparison>; peer?: Record<string, Comparison> }> {
   const { http, openai } = deps;
   // A fresh conversation per call: the one that captures the body, the warm-up, and the measured rounds.
   const conversations = await http.conversations(2 + shape.rounds * shape.clients * shape.iterations);
@@ -82,12 +92,22 @@ export async function nonStreamedOverhead(
       await call();
       return { latencyMs: [performance.now() - started] };
     };
-  return alternate(
+  const direct = timed(() => openai.chat.completions.create(body));
+  const ours = await alternate(
     shape.rounds,
     (operation) => measuredRound(deps.server, shape, 0, operation),
-    timed(() => openai.chat.completions.create(body)),
+    direct,
     timed(send),
   );
+  if (!peer) return { ours };
+  const viaPeer = timed(() => peer.openai.chat.completions.create(body));
+  const theirs = await alternate(
+    shape.rounds,
+    (operation) => measuredRound(peer.process, shape, 0, operation),
+    direct,
+    viaPeer,
+  );
+  return { ours, peer: theirs };
 }
 
 /**

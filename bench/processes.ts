@@ -1,6 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -149,6 +151,8 @@ export class ChildService {
 
 interface SpawnOptions {
   entry: string;
+  /** Arguments after the entry point. */
+  args?: string[];
   env: Record<string, string>;
   nodeArgs?: string[];
   /** Finds the URL in one line of the child's output. */
@@ -156,9 +160,10 @@ interface SpawnOptions {
   cleanup?: () => void;
 }
 
-/** Runs a TypeScript entry point with `node --import tsx` and resolves once it has printed its URL. */
+/** Runs an entry point with `node --import tsx` and resolves once it has printed its URL. */
 async function startChild(options: SpawnOptions): Promise<ChildService> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.entry], {
+  const nodeArgs = [...(options.nodeArgs ?? []), '--import', 'tsx', options.entry, ...(options.args ?? [])];
+  const child = spawn(process.execPath, nodeArgs, {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -174,6 +179,34 @@ export function startSimulator(replyWords: number): Promise<ChildService> {
     env: { SIMULATOR_PORT: '0', SIMULATOR_REPLY_WORDS: String(replyWords) },
     parseUrl: (line) => /listening on (\S+)/.exec(line)?.[1],
   });
+}
+
+/**
+ * The peer: Portkey's open-source gateway (`@portkey-ai/gateway`, a Hono app on Node) as its `start:node` script
+ * runs it, headless (no console UI), on a free port. Requests name the upstream with `x-portkey-custom-host`.
+ */
+export async function startPortkey(
+  options: Pick<ServerOptions, 'cpuProfileDir'> = {},
+): Promise<ChildService> {
+  const port = await freePort();
+  return startChild({
+    entry: createRequire(import.meta.url).resolve('@portkey-ai/gateway/build/start-server.js'),
+    args: [`--port=${port}`, '--headless'],
+    nodeArgs: options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [],
+    env: { NODE_ENV: 'production' },
+    parseUrl: (line) => (line.includes('Ready for connections') ? `http://127.0.0.1:${port}/v1` : undefined),
+  });
+}
+
+/** A port nothing listens on right now (the gateway cannot be told to pick one and say which). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
 }
 
 export interface ServerOptions {

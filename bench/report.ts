@@ -33,7 +33,13 @@ export interface Environment {
 export interface Results {
   environment: Environment;
   settings: Record<string, unknown>;
-  nonStreamed?: { sequential: Record<string, Comparison>; concurrent: Record<string, Comparison> };
+  nonStreamed?: {
+    sequential: Record<string, Comparison>;
+    concurrent: Record<string, Comparison>;
+    /** The peer (Portkey's gateway) asked the same request, against the same baseline. */
+    peerSequential?: Record<string, Comparison>;
+    peerConcurrent?: Record<string, Comparison>;
+  };
   streaming?: Record<string, Record<string, Comparison>>;
   relay?: RelayResult;
   idle?: IdleResult;
@@ -194,6 +200,10 @@ export function renderMarkdown(results: Results): string {
     if (results.nonStreamed) {
       lines.push(...comparisonRows('sendMessage, sequential', results.nonStreamed.sequential));
       lines.push(...comparisonRows('sendMessage, 50 concurrent', results.nonStreamed.concurrent));
+      const { peerSequential, peerConcurrent } = results.nonStreamed;
+      if (peerSequential) lines.push(...comparisonRows('peer: Portkey gateway, sequential', peerSequential));
+      if (peerConcurrent)
+        lines.push(...comparisonRows('peer: Portkey gateway, 50 concurrent', peerConcurrent));
     }
     for (const [streams, comparisons] of Object.entries(results.streaming ?? {})) {
       lines.push(...comparisonRows(`chat, ${streams} concurrent streams`, comparisons));

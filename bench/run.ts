@@ -8,7 +8,13 @@ import { GraphQLHttp } from './clients.js';
 import { runContextBench } from './context.js';
 import { idleSubscriptions } from './idle.js';
 import { nonStreamedOverhead, streamingOverhead } from './overhead.js';
-import { type ChildService, type ServerOptions, startServer, startSimulator } from './processes.js';
+import {
+  type ChildService,
+  type ServerOptions,
+  startPortkey,
+  startServer,
+  startSimulator,
+} from './processes.js';
 import { summarizeProfile } from './profile.js';
 import { relayThroughput } from './relay.js';
 import { environment, type Results, renderMarkdown, writeMarkdown } from './report.js';
@@ -97,10 +103,27 @@ async function main() {
       const { server, http } = await startFreshServer({ cpuProfileDir: profileDir });
       const deps = { server, http, simulator: control, openai };
       if (scenarios.has('1')) {
-        log('1. non-streamed overhead');
+        log("1. non-streamed overhead (and the peer, Portkey's gateway, on the same simulator)");
+        const portkey = await startPortkey();
+        servers.push(portkey);
+        log(`Portkey gateway pid ${portkey.pid} at ${portkey.url}`);
+        const peer = {
+          process: portkey,
+          openai: new OpenAI({
+            baseURL: portkey.url,
+            apiKey: 'bench',
+            maxRetries: 0,
+            defaultHeaders: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': simulator.url },
+          }),
+        };
+        const sequential = await nonStreamedOverhead(deps, settings.sequential, peer);
+        const concurrent = await nonStreamedOverhead(deps, settings.concurrent, peer);
+        await portkey.stop();
         results.nonStreamed = {
-          sequential: await nonStreamedOverhead(deps, settings.sequential),
-          concurrent: await nonStreamedOverhead(deps, settings.concurrent),
+          sequential: sequential.ours,
+          concurrent: concurrent.ours,
+          peerSequential: sequential.peer,
+          peerConcurrent: concurrent.peer,
         };
       }
       if (scenarios.has('2')) {

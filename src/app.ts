@@ -19,6 +19,7 @@ import { defaultSettings } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
 import { Summarizer } from './conversations/summarizer.js';
 import { SummaryRequestStore } from './conversations/summary-requests.js';
+import { FunctionStore } from './functions/index.js';
 import { ClientLimits, openLimitStores, systemClock } from './limits/index.js';
 import { createFunctionRegistry } from './mcp/registry.js';
 import { createFileLogger, createLogger, type Logger } from './observability/logger.js';
@@ -112,6 +113,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const lease = { instanceId: randomUUID(), ms: config.COMPLETION_LEASE_MS };
   const completionStore = new CompletionStore(database.db);
+  const summaryRequests = new SummaryRequestStore(database.db, models);
   const conversationService = new ConversationService({
     store: conversations,
     models,
@@ -158,24 +160,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     timeoutMs: Math.min(config.OPENAI_TIMEOUT_MS, MODEL_LIST_TIMEOUT_MS),
     logger,
   });
-  const summarizer = new Summarizer({
-    db: database.db,
-    tokens,
-    models,
-    openai,
-    summaryRequests: new SummaryRequestStore(database.db, models),
-  });
-  const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer });
+  const summarizer = new Summarizer({ messages: conversations, tokens, models, openai, summaryRequests });
+  const context = new ContextManager({ conversations, tokens, models, summarizer });
   const runs = new RunRegistry(eventLog);
   const completionPath = {
     conversations,
     completions: completionStore,
-    db: database.db,
     events: eventLog,
     lease,
   };
   const approval = toolApproval({
     ...completionPath,
+    db: database.db,
     functions,
     timeoutMs: config.TOOL_APPROVAL_TIMEOUT_MS,
     logger,
@@ -244,7 +240,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     mcp,
     shopping,
     metrics,
-    usage: new UsageService(database.db),
+    // A store holds no state: the report's function store beside the registry's costs nothing.
+    usage: new UsageService({
+      completions: completionStore,
+      summaryRequests,
+      functions: new FunctionStore(database.db),
+    }),
+    loaderStores: { conversations, completions: completionStore, summaryRequests },
     clientLimits: new ClientLimits({
       buckets: limitStores.buckets,
       streams: limitStores.streams,

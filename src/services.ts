@@ -12,6 +12,7 @@ import type { Metrics } from './observability/metrics.js';
 import type { UsageService } from './observability/usage.js';
 import type { ShoppingService } from './shopping/index.js';
 import type { Database } from './storage/db.js';
+import type { LoaderStores } from './storage/loaders.js';
 import type { ModelTable, TokenCounter } from './tokens/index.js';
 
 /** Everything app.ts builds once and hands to resolvers through the context. */
@@ -33,4 +34,6 @@ export interface Services {
   metrics: Metrics;
   usage: UsageService;
   clientLimits: ClientLimits;
+  /** What each request's loaders read through. */
+  loaderStores: LoaderStores;
 }

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq, gte, isNull, or, sql } from 'drizzle-orm';
 import type { Spend } from '../limits/index.js';
 import type { Db } from '../storage/db.js';
-import { usageRows } from '../storage/loaders.js';
 import { type BudgetRow, budgets } from '../storage/schema.js';
+import { usageRows } from '../storage/usage.js';
 
 export type NewBudget = Pick<BudgetRow, 'principalId' | 'apiKeyId' | 'period' | 'limitUsd' | 'limitTokens'>;
 

@@ -1,5 +1,6 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ConversationRef, MessageRef } from '../conversations/conversations.schema.js';
+import type { CompletionWithReply } from '../conversations/turns.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { FunctionExecutionRef } from '../functions/functions.schema.js';
 import { apiKeyIdOf, builder, type Context, ownerId } from '../schema/builder.js';
@@ -59,8 +60,9 @@ export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Comp
       nullable: true,
       description:
         'The stored assistant reply (PARTIAL when cut short); null while running or when nothing arrived.',
-      resolve: (completion, _args, context) =>
-        completion.messageId ? context.loaders.messageById.load(completion.messageId) : null,
+      resolve: (completion: CompletionWithReply, _args, context) =>
+        completion.reply ??
+        (completion.messageId ? context.loaders.messageById.load(completion.messageId) : null),
     }),
     usage: t.field({ type: UsageRef, resolve: completionUsage }),
     finishReason: t.exposeString('finishReason', { nullable: true }),
@@ -237,7 +239,7 @@ builder.subscriptionFields((t) => ({
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     subscribe: async function* (_root, args, context) {
       const completion = await startCompletion(context, args, { stream: true, cancelWhenUnwatched: true });
-      yield* context.services.completions.events(ownerId(context), completion.id, 0, context.signal);
+      yield* context.services.completions.watch(completion, 0, context.signal);
     },
     resolve: (event: CompletionEvent) => event,
   }),

@@ -2,7 +2,7 @@ import type { ConversationSettings } from '../conversations/settings.js';
 import type { NewMessage } from '../conversations/store.js';
 import type { FunctionCallChoice, ToolOffer } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { CompletionRow, ConversationRow } from '../storage/schema.js';
+import type { CompletionRow, ConversationRow, MessageRow } from '../storage/schema.js';
 import type { Usage } from '../upstream/index.js';
 import type { ResponseFormatInput, StructuredOutput } from './structured-output.js';
 
@@ -27,6 +27,8 @@ export interface CompletionRun {
   content: string;
   /** The final reply, once the model gave it (a reply that fails its responseFormat is kept). */
   answer?: NewMessage;
+  /** The context as the run's first statement read it, for the first step only. */
+  context?: MessageRow[];
 }
 
 /**

@@ -30,8 +30,6 @@ export class CompletionRunner {
       conversations: ConversationStore;
       context: ContextManager;
       completions: CompletionStore;
-      /** For the transaction that stores an outcome with its reply. */
-      db: Pick<Db, 'transaction'>;
       events: CompletionEventLog;
       openai: OpenAIService;
       toolCalls: ToolCalls;
@@ -120,7 +118,7 @@ export class CompletionRunner {
   }
 
   /**
-   * Stores a run's outcome and its reply (if any) in one transaction, unless a lease sweep ended the run first
+   * Stores a run's outcome and its reply (if any) in one statement, unless a lease sweep ended the run first
    * (another instance took this one for dead): then nothing is written and the sweep's outcome and terminal
    * event stand (null).
    */
@@ -129,13 +127,8 @@ export class CompletionRunner {
     reply: NewMessage | null,
     outcome: CompletionOutcome,
   ): Promise<CompletionRow | null> {
-    const { completions, conversations, lease } = this.deps;
-    return this.deps.db.transaction(async (tx) => {
-      const row = await completions.finishHeld(run.completion.id, lease, outcome, tx);
-      if (!row || !reply) return row;
-      const message = await conversations.append(run.conversation, reply, tx);
-      return completions.finish(row.id, { messageId: message.id }, tx);
-    });
+    const held = { completionId: run.completion.id, instanceId: this.deps.lease.instanceId };
+    return this.deps.conversations.finishTurn(run.conversation, held, outcome, reply);
   }
 
   /** A run that could not be resumed (a function it offered is gone or disabled) ends FAILED. */
@@ -157,8 +150,10 @@ export class CompletionRunner {
   private async step(run: CompletionRun, step: number): Promise<StepReply> {
     const { conversations, events, openai } = this.deps;
     const { completion, progress } = run;
-    // The context is read anyway to be sent, so its stored counts tell the fit whether anything must go.
-    let context = await conversations.contextMessages(run.conversation.id);
+    // The first step's context came with the statement that started the run; later ones read it afresh. Its
+    // stored counts tell the fit whether anything must go.
+    let context = run.context ?? (await conversations.contextMessages(run.conversation.id));
+    run.context = undefined;
     const fitted = await this.deps.context.fit(
       run.conversation,
       { ...run.settings, ...toolsForStep(run.offer, step) },

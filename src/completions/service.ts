@@ -5,7 +5,6 @@ import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { Db } from '../storage/db.js';
 import type { CompletionRow, ConversationRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
 import { parseInput } from '../validation.js';
@@ -60,8 +59,6 @@ export class CompletionService {
     private readonly deps: {
       conversations: ConversationStore;
       completions: CompletionStore;
-      /** For the transaction that starts a completion (the stores' writes share it). */
-      db: Pick<Db, 'transaction'>;
       events: CompletionEventLog;
       functions: FunctionService;
       models: ModelTable;
@@ -91,27 +88,23 @@ export class CompletionService {
     const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
     const structured = this.deps.structuredOutputs.prepare(input.responseFormat);
     const offer = await this.deps.functions.offerTools(ownerId, functions ?? [], input.functionCall);
-    const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
-    const settings = this.deps.settings.settings(settingsOf(conversation), pickSettings(input));
+    const known = await this.deps.conversations.settled(ownerId, input.conversationId);
+    const settings = this.deps.settings.settings(settingsOf(known), pickSettings(input));
 
-    // One transaction: a failure or a crash between the two writes must not leave a completion holding the
-    // idempotency key without its user message (a retry would get it back, and the message would be lost).
-    const { row, created } = await this.deps.db.transaction(async (tx) => {
-      const { lease } = this.deps;
-      const fields = {
-        ownerId,
-        conversationId: conversation.id,
-        model: settings.model,
-        idempotencyKey,
-        apiKeyId: options.apiKeyId,
-        lease,
-      };
-      const started = await this.deps.completions.create(fields, tx);
-      const message = { role: 'user' as const, content, completionId: started.row.id };
-      if (started.created) await this.deps.conversations.append(conversation, message, tx);
-      return started;
+    // One statement: a completion never holds the idempotency key without its user message (a retry would get
+    // it back, and the message would be lost).
+    const { lease } = this.deps;
+    const started = await this.deps.conversations.startTurn(known, {
+      ownerId,
+      content,
+      model: settings.model,
+      idempotencyKey: idempotencyKey ?? null,
+      apiKeyId: options.apiKeyId,
+      instanceId: lease.instanceId,
+      leaseExpiresAt: new Date(Date.now() + lease.ms),
     });
-    if (!created) return row;
+    const { completion: row, conversation, context } = started;
+    if (!started.created) return row;
     const controller = new AbortController();
     const run: CompletionRun = {
       completion: row,
@@ -136,6 +129,7 @@ export class CompletionService {
         usage: { promptTokens: 0, completionTokens: 0 },
       },
       content: '',
+      context,
     };
     const handle = {
       controller,
@@ -263,8 +257,16 @@ export class CompletionService {
     signal: AbortSignal,
   ): AsyncGenerator<CompletionEvent> {
     if (afterSeq < 0) throw badInput('afterSeq', 'must be 0 or more');
-    const completion = await this.owned(ownerId, completionId);
-    const unwatch = this.deps.runs.watch(completionId);
+    yield* this.watch(await this.owned(ownerId, completionId), afterSeq, signal);
+  }
+
+  /** The events of a completion the caller already holds (`chat`: the one it started), as `events` gives them. */
+  async *watch(
+    completion: CompletionRow,
+    afterSeq: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<CompletionEvent> {
+    const unwatch = this.deps.runs.watch(completion.id);
     try {
       yield* this.deps.replay.events(completion, afterSeq, signal);
     } finally {

@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { and, eq, lt, notExists, sql } from 'drizzle-orm';
+import { and, eq, inArray, lt, notExists, sql } from 'drizzle-orm';
+import type { TurnOutcome } from '../conversations/turns.js';
 import type { Db } from '../storage/db.js';
 import { type CompletionErrorRecord, type CompletionRow, completions } from '../storage/schema.js';
 import { toolApprovals } from '../storage/tool-approvals.js';
+import { type UsageFilter, usageOf } from '../storage/usage.js';
 
 /** This instance's claim on the completions it runs, renewed while they run. */
 export interface Lease {
@@ -10,69 +11,11 @@ export interface Lease {
   ms: number;
 }
 
-export type CompletionOutcome = Partial<
-  Pick<
-    CompletionRow,
-    | 'status'
-    | 'messageId'
-    | 'finishReason'
-    | 'cached'
-    | 'promptTokens'
-    | 'completionTokens'
-    | 'reasoningTokens'
-    | 'usageEstimated'
-    | 'costUsd'
-    | 'latencyMs'
-    | 'timeToFirstTokenMs'
-    | 'error'
-    | 'parsed'
-  >
->;
+/** What ending a completion sets: a turn's outcome, or (lease sweep) the PARTIAL reply's id. */
+export type CompletionOutcome = TurnOutcome & Partial<Pick<CompletionRow, 'messageId'>>;
 
 export class CompletionStore {
   constructor(private readonly db: Db) {}
-
-  /**
-   * Inserts a RUNNING completion. With an idempotency key, a second call with the same key gets the first row
-   * back (`created: false`) instead, so a retried request never runs twice, even across instances.
-   */
-  async create(
-    input: {
-      ownerId: string;
-      conversationId: string;
-      model: string;
-      idempotencyKey?: string | null;
-      apiKeyId: string | null;
-      lease: Lease;
-    },
-    db: Pick<Db, 'insert' | 'select'> = this.db,
-  ): Promise<{ row: CompletionRow; created: boolean }> {
-    const { lease, ...fields } = input;
-    const [row] = await db
-      .insert(completions)
-      .values({
-        id: randomUUID(),
-        status: 'running',
-        ...fields,
-        idempotencyKey: input.idempotencyKey ?? null,
-        instanceId: lease.instanceId,
-        leaseExpiresAt: new Date(Date.now() + lease.ms),
-      })
-      .onConflictDoNothing({ target: [completions.ownerId, completions.idempotencyKey] })
-      .returning();
-    if (row) return { row, created: true };
-    const [existing] = await db
-      .select()
-      .from(completions)
-      .where(
-        and(
-          eq(completions.ownerId, input.ownerId),
-          eq(completions.idempotencyKey, input.idempotencyKey ?? ''),
-        ),
-      );
-    if (!existing) throw new Error('idempotency conflict without an existing completion');
-    return { row: existing, created: false };
-  }
 
   async finish(
     id: string,
@@ -190,6 +133,18 @@ export class CompletionStore {
       .set({ status: 'failed', error, finishedAt: new Date() })
       .where(and(eq(completions.status, 'running'), lt(completions.leaseExpiresAt, new Date())))
       .returning();
+  }
+
+  async byIds(ids: readonly string[]): Promise<CompletionRow[]> {
+    return this.db
+      .select()
+      .from(completions)
+      .where(inArray(completions.id, [...ids]));
+  }
+
+  /** The completions' usage by model or conversation (each completion counts once). */
+  usage(key: 'model' | 'conversationId', filter: UsageFilter) {
+    return usageOf(this.db, completions, true, key, filter);
   }
 
   async get(id: string): Promise<CompletionRow | null> {

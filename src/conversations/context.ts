@@ -1,16 +1,10 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { Db } from '../storage/db.js';
-import { type ConversationRow, type MessageRow, messages } from '../storage/schema.js';
+import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import type { ModelTable, TokenCounter, ToolDefinitionLike } from '../tokens/index.js';
 import type { ChatRequest } from '../upstream/index.js';
-import {
-  type ContextStrategy,
-  type ContextTotals,
-  type ConversationStore,
-  contextPosition,
-} from './store.js';
+import type { ContextRow, ContextTotals } from './message-store.js';
+import type { ContextStrategy, ConversationStore } from './store.js';
 import type { Summarizer } from './summarizer.js';
 
 /** Most tokens a summary may take; SUMMARIZE replaces a span large enough to leave this much room for it. */
@@ -39,15 +33,6 @@ export interface Caller {
   logger: Logger;
 }
 
-interface ContextRow {
-  id: string;
-  seq: number;
-  position: number;
-  role: MessageRow['role'];
-  tokenCount: number;
-  summaryOfSeq: number | null;
-}
-
 /** A non-tool message with the tool results right after it: kept or dropped as one, as OpenAI requires. */
 interface Unit {
   rows: ContextRow[];
@@ -66,7 +51,6 @@ interface Unit {
 export class ContextManager {
   constructor(
     private readonly deps: {
-      db: Db;
       conversations: ConversationStore;
       tokens: TokenCounter;
       models: ModelTable;
@@ -130,23 +114,7 @@ export class ContextManager {
    */
   async clearMessagesBefore(ownerId: string, conversationId: string, before: Date): Promise<number> {
     const conversation = await this.deps.conversations.get(ownerId, conversationId);
-    // In write order every tool result follows its call, so a row's unit head is the last non-tool row so far.
-    const deleted = await this.deps.db
-      .delete(messages)
-      .where(
-        sql`${messages.id} in (
-          select unit.id from (
-            select id, role, created_at,
-              max(case when role <> 'tool' then seq end) over (order by seq rows unbounded preceding) as head_seq
-            from messages where conversation_id = ${conversation.id}
-          ) unit
-          left join messages head on head.conversation_id = ${conversation.id} and head.seq = unit.head_seq
-          where coalesce(head.created_at, unit.created_at) < ${before.toISOString()}
-            and coalesce(head.role, unit.role) <> 'system'
-        )`,
-      )
-      .returning({ id: messages.id });
-    return deleted.length;
+    return this.deps.conversations.deleteBefore(conversation.id, before);
   }
 
   private async trim(
@@ -242,8 +210,7 @@ export class ContextManager {
   /**
    * The in-context messages in context order, read in windows of positions that double in size, so a walk that
    * stops early reads little; the first window is sized from the average tokens per position to cover `target`
-   * in one round trip. A position range (not a LIMIT) keeps the index in play whatever the planner's
-   * statistics say.
+   * in one round trip.
    */
   private async *contextRows(
     conversationId: string,
@@ -258,25 +225,7 @@ export class ContextManager {
       from <= totals.lastPosition;
       from += size, size *= 2
     ) {
-      yield* await this.deps.db
-        .select({
-          id: messages.id,
-          seq: messages.seq,
-          position: contextPosition,
-          role: messages.role,
-          tokenCount: messages.tokenCount,
-          summaryOfSeq: messages.summaryOfSeq,
-        })
-        .from(messages)
-        .where(
-          and(
-            eq(messages.conversationId, conversationId),
-            // A literal (not a bound `= true`) so the planner can use the partial index on in-context rows.
-            sql`${messages.inContext}`,
-            sql`${contextPosition} >= ${from} and ${contextPosition} < ${from + size}`,
-          ),
-        )
-        .orderBy(contextPosition, asc(messages.seq));
+      yield* await this.deps.conversations.contextWindow(conversationId, from, size);
     }
   }
 }

@@ -1,24 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, sql, sum } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import { type NewestFirstCursor, newestFirst } from '../storage/newest-first.js';
 import {
+  type CompletionRow,
   type ConversationRow,
   conversations,
   type MessageRow,
   messages,
   type ToolCallRecord,
 } from '../storage/schema.js';
-import { REPLY_PRIMING_TOKENS, type TokenCounter } from '../tokens/index.js';
+import type { TokenCounter } from '../tokens/index.js';
+import { MessageStore } from './message-store.js';
 import type { ConversationSettings } from './settings.js';
+import {
+  type CompletionWithReply,
+  type StartedTurn,
+  type TurnOutcome,
+  type TurnStart,
+  TurnStatements,
+} from './turns.js';
 
 export type Role = MessageRow['role'];
 export type MessageStatus = MessageRow['status'];
 export type ContextStrategy = ConversationRow['contextStrategy'];
-
-/** Where a message sits in the context: a summary where its span began, every other message at its seq. */
-export const contextPosition = sql<number>`coalesce(${messages.summaryOfSeq}, ${messages.seq})`;
 
 export interface NewMessage {
   role: Role;
@@ -41,21 +47,28 @@ export interface NewConversation {
   contextStrategy?: ContextStrategy | null;
 }
 
-export interface ContextTotals {
-  /** Conversation.tokenCount: stored counts of the in-context messages plus the reply priming. */
-  tokenCount: number;
-  /** Context positions (see contextPosition) of the oldest and newest in-context messages; 0 when empty. */
-  firstPosition: number;
-  lastPosition: number;
-  newestUserPosition: number | null;
-}
+/** How many conversations' immutable fields (owner, model, settings) an instance keeps at hand. */
+const KNOWN_CONVERSATIONS = 10_000;
 
-/** Conversations and their messages. Every read takes the owner and treats another's row as absent. */
-export class ConversationStore {
+/**
+ * Conversations and their messages (the context's reads and trims in MessageStore, a completion's two
+ * statements in turns.ts). Every read takes the owner and treats another's row as absent.
+ */
+export class ConversationStore extends MessageStore {
+  /**
+   * Conversations this instance created or read: owner, model, settings and strategy never change after
+   * creation, so a completion starts without reading them again (its statement still checks the row is there).
+   */
+  private readonly known = new Map<string, ConversationRow>();
+  private readonly turns: TurnStatements;
+
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly tokens: TokenCounter,
-  ) {}
+  ) {
+    super(db);
+    this.turns = new TurnStatements(db);
+  }
 
   async create(ownerId: string, input: NewConversation): Promise<ConversationRow> {
     const id = randomUUID();
@@ -76,6 +89,7 @@ export class ConversationStore {
         })
         .returning();
       if (!row) throw new Error('conversation insert returned nothing');
+      this.remember(row);
       if (!input.systemPrompt) return row;
       const [withSeq] = await tx
         .update(conversations)
@@ -100,7 +114,32 @@ export class ConversationStore {
       .from(conversations)
       .where(and(eq(conversations.id, id), eq(conversations.ownerId, ownerId)));
     if (!row) throw notFound('Conversation', id);
+    this.remember(row);
     return row;
+  }
+
+  /** The conversation's fields that never change (not lastSeq or updatedAt), read only when not known here. */
+  async settled(ownerId: string, id: string): Promise<ConversationRow> {
+    const known = this.known.get(id);
+    if (!known) return this.get(ownerId, id);
+    if (known.ownerId !== ownerId) throw notFound('Conversation', id);
+    return known;
+  }
+
+  /** Conversations by id, any owner's (the caller checks ownership), in any order. */
+  async byIds(ids: readonly string[]): Promise<ConversationRow[]> {
+    return this.db
+      .select()
+      .from(conversations)
+      .where(inArray(conversations.id, [...ids]));
+  }
+
+  private remember(row: ConversationRow): void {
+    if (this.known.size >= KNOWN_CONVERSATIONS) {
+      const [oldest] = this.known.keys();
+      if (oldest !== undefined) this.known.delete(oldest);
+    }
+    this.known.set(row.id, row);
   }
 
   async list(ownerId: string, after: NewestFirstCursor | null, limit: number): Promise<ConversationRow[]> {
@@ -118,7 +157,45 @@ export class ConversationStore {
       .delete(conversations)
       .where(and(eq(conversations.id, id), eq(conversations.ownerId, ownerId)))
       .returning({ id: conversations.id });
+    this.known.delete(id);
     if (deleted.length === 0) throw notFound('Conversation', id);
+  }
+
+  /**
+   * A completion's first statement: the user message (counted here, before the statement) and the RUNNING
+   * completion stored, the conversation and its context read. NOT_FOUND, writing nothing, when the conversation
+   * is absent or another owner's.
+   */
+  async startTurn(
+    conversation: Pick<ConversationRow, 'id' | 'model'>,
+    turn: Omit<TurnStart, 'conversationId' | 'tokenCount'>,
+  ): Promise<StartedTurn & { conversation: ConversationRow; completion: CompletionRow }> {
+    const tokenCount = await this.count({ role: 'user', content: turn.content }, conversation.model);
+    const started = await this.turns.begin({ ...turn, conversationId: conversation.id, tokenCount });
+    if (!started.conversation) {
+      this.known.delete(conversation.id);
+      throw notFound('Conversation', conversation.id);
+    }
+    if (!started.completion) throw new Error('idempotency conflict without an existing completion');
+    return { ...started, conversation: started.conversation, completion: started.completion };
+  }
+
+  /**
+   * A completion's last statement: its outcome and its reply (if any), unless a lease sweep ended it first
+   * (then nothing is written: null).
+   */
+  async finishTurn(
+    conversation: Pick<ConversationRow, 'id' | 'model'>,
+    held: { completionId: string; instanceId: string },
+    outcome: TurnOutcome,
+    reply: NewMessage | null,
+  ): Promise<CompletionWithReply | null> {
+    const tokenCount = reply ? await this.count(reply, conversation.model) : 0;
+    return this.turns.end(
+      { ...held, conversationId: conversation.id },
+      outcome,
+      reply && { ...reply, tokenCount },
+    );
   }
 
   /**
@@ -150,23 +227,12 @@ export class ConversationStore {
     });
   }
 
-  /** Trimming never deletes: the rows stay readable in `messages` but are no longer sent upstream. */
-  async markOutOfContext(ids: string[], db: Pick<Db, 'update'> = this.db): Promise<void> {
-    await db
-      .update(messages)
-      .set({ inContext: false })
-      .where(sql`${messages.id} = any(${sql.param(ids)}::text[])`);
-  }
-
   private async insert(
     tx: Pick<Db, 'with'>,
     conversation: Pick<ConversationRow, 'id' | 'model'>,
     message: NewMessage,
   ): Promise<MessageRow> {
-    const tokenCount = await this.tokens.countMessage(
-      { ...message, content: message.content ?? message.refusal ?? null },
-      conversation.model,
-    );
+    const tokenCount = await this.count(message, conversation.model);
     // One statement: the counter bump and the insert travel together (no transaction round trips needed).
     const bumped = this.db.$with('bumped').as(
       this.db
@@ -202,44 +268,12 @@ export class ConversationStore {
     return row;
   }
 
-  async message(id: string): Promise<MessageRow | null> {
-    const [row] = await this.db.select().from(messages).where(eq(messages.id, id));
-    return row ?? null;
-  }
-
-  /** The messages sent upstream now, in order. */
-  async contextMessages(conversationId: string): Promise<MessageRow[]> {
-    return this.db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.conversationId, conversationId), eq(messages.inContext, true)))
-      .orderBy(contextPosition, messages.seq);
-  }
-
-  /** Tokens of the context as it would be sent now: stored per-message counts plus the reply priming. */
-  async tokenCount(conversationId: string): Promise<number> {
-    return (await this.contextTotals(conversationId)).tokenCount;
-  }
-
-  /** One pass over the stored counts: the context's tokens, its span of positions, its newest user message. */
-  async contextTotals(conversationId: string): Promise<ContextTotals> {
-    const [row] = await this.db
-      .select({
-        total: sum(messages.tokenCount).mapWith(Number),
-        firstPosition: sql<number | null>`min(${contextPosition})`,
-        lastPosition: sql<number | null>`max(${contextPosition})`,
-        newestUserPosition: sql<
-          number | null
-        >`max(${contextPosition}) filter (where ${messages.role} = 'user')`,
-      })
-      .from(messages)
-      .where(and(eq(messages.conversationId, conversationId), sql`${messages.inContext}`));
-    return {
-      tokenCount: (row?.total ?? 0) + REPLY_PRIMING_TOKENS,
-      firstPosition: row?.firstPosition ?? 0,
-      lastPosition: row?.lastPosition ?? 0,
-      newestUserPosition: row?.newestUserPosition ?? null,
-    };
+  /** A reply the model refused counts its refusal, which is what is sent back as its text. */
+  private count(message: NewMessage, model: string): Promise<number> {
+    return this.tokens.countMessage(
+      { ...message, content: message.content ?? message.refusal ?? null },
+      model,
+    );
   }
 }
 

@@ -1,10 +1,8 @@
-import { asc, sql } from 'drizzle-orm';
 import type { Logger } from '../observability/logger.js';
-import type { Db } from '../storage/db.js';
-import { type ConversationRow, type MessageRow, messages } from '../storage/schema.js';
+import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import type { ModelTable, TokenCounter } from '../tokens/index.js';
 import type { ChatRequest, OpenAIService, Usage } from '../upstream/index.js';
-import { contextPosition } from './store.js';
+import type { MessageStore } from './message-store.js';
 import type { SummaryRequestStore } from './summary-requests.js';
 
 const SUMMARY_INSTRUCTION =
@@ -17,7 +15,7 @@ const SUMMARY_PROMPT_SLACK = 256;
 export class Summarizer {
   constructor(
     private readonly deps: {
-      db: Db;
+      messages: MessageStore;
       tokens: TokenCounter;
       models: ModelTable;
       openai: OpenAIService;
@@ -35,11 +33,7 @@ export class Summarizer {
     maxTokens: number,
     caller: { signal: AbortSignal; logger: Logger },
   ): Promise<string> {
-    const rows = await this.deps.db
-      .select()
-      .from(messages)
-      .where(sql`${messages.id} = any(${sql.param(spanIds)}::text[])`)
-      .orderBy(contextPosition, asc(messages.seq));
+    const rows = await this.deps.messages.inContextOrder(spanIds);
     const prompt = [
       { role: 'system' as const, content: SUMMARY_INSTRUCTION },
       { role: 'user' as const, content: this.transcript(conversation.model, rows, maxTokens) },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, count, eq, inArray, isNull, notInArray, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gte, inArray, isNull, lt, notInArray, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import {
   type FunctionDefinitionRow,
@@ -8,6 +8,7 @@ import {
   functionExecutions,
   mcpServers,
 } from '../storage/schema.js';
+import type { UsageFilter } from '../storage/usage.js';
 
 export type NewFunctionDefinition = Pick<
   FunctionDefinitionRow,
@@ -117,6 +118,30 @@ export class FunctionStore {
       .where(eq(functionDefinitions.name, name))
       .returning();
     return row ?? null;
+  }
+
+  /** Executions per function in a window (one owner's, or everyone's), for the usage report. */
+  async usageByFunction(filter: UsageFilter) {
+    const rows = await this.db
+      .select({
+        functionName: functionExecutions.functionName,
+        calls: sql<number>`count(*)`.mapWith(Number),
+        successes: sql<number>`count(*) filter (where ${functionExecutions.status} = 'succeeded')`.mapWith(
+          Number,
+        ),
+        avgDurationMs: sql<number>`avg(${functionExecutions.durationMs})`.mapWith(Number),
+      })
+      .from(functionExecutions)
+      .where(
+        and(
+          filter.since ? gte(functionExecutions.createdAt, filter.since) : undefined,
+          filter.until ? lt(functionExecutions.createdAt, filter.until) : undefined,
+          filter.ownerId ? eq(functionExecutions.ownerId, filter.ownerId) : undefined,
+        ),
+      )
+      .groupBy(functionExecutions.functionName)
+      .orderBy(asc(functionExecutions.functionName));
+    return rows.map((row) => ({ ...row, failures: row.calls - row.successes }));
   }
 
   async insertExecution(execution: NewFunctionExecution): Promise<FunctionExecutionRow> {

@@ -2,7 +2,7 @@ import type { Principal } from '../auth/index.js';
 import { UsageRef } from '../completions/usage.schema.js';
 import { ConversationRef } from '../conversations/conversations.schema.js';
 import { builder } from '../schema/builder.js';
-import type { UsageTotals } from '../storage/loaders.js';
+import type { UsageTotals } from '../storage/usage.js';
 import type { FunctionUsage, UsageReport } from './usage.js';
 
 const ModelUsageRef = builder.objectRef<UsageTotals & { model: string }>('ModelUsage').implement({

@@ -1,10 +1,9 @@
-import { and, asc, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
-import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { Principal } from '../auth/index.js';
+import type { CompletionStore } from '../completions/store.js';
+import type { SummaryRequestStore } from '../conversations/summary-requests.js';
 import { AppError, badInput, ErrorCode } from '../errors.js';
-import type { Db } from '../storage/db.js';
-import { NO_USAGE, type UsageTotals, usageRows, usageTotals } from '../storage/loaders.js';
-import { functionExecutions } from '../storage/schema.js';
+import type { FunctionStore } from '../functions/index.js';
+import { addUsage, mergeUsage, NO_USAGE, type UsageTotals } from '../storage/usage.js';
 
 export interface UsageQuery {
   since?: Date | null;
@@ -36,7 +35,13 @@ export interface UsageReport {
  * model requests stored.
  */
 export class UsageService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly stores: {
+      completions: Pick<CompletionStore, 'usage'>;
+      summaryRequests: Pick<SummaryRequestStore, 'usage'>;
+      functions: Pick<FunctionStore, 'usageByFunction'>;
+    },
+  ) {}
 
   /** Admins see every principal's usage (or one's); anyone else sees only their own. */
   async report(caller: Principal, query: UsageQuery): Promise<UsageReport> {
@@ -48,53 +53,23 @@ export class UsageService {
       throw new AppError(ErrorCode.FORBIDDEN, "Only admins can read another principal's usage");
     }
     const principalId = query.principalId ?? (isAdmin ? null : caller.id);
-    const window = (createdAt: PgColumn, ownerId: PgColumn): SQL | undefined =>
-      and(
-        since ? gte(createdAt, since) : undefined,
-        until ? lt(createdAt, until) : undefined,
-        principalId ? eq(ownerId, principalId) : undefined,
-      );
-
-    const usage = usageRows(this.db);
-    const [byModel, byFunction] = await Promise.all([
-      this.db
-        .select({ model: usage.model, ...usageTotals(usage) })
-        .from(usage)
-        .where(window(usage.createdAt, usage.ownerId))
-        .groupBy(usage.model)
-        .orderBy(asc(usage.model)),
-      this.db
-        .select({
-          functionName: functionExecutions.functionName,
-          calls: sql<number>`count(*)`.mapWith(Number),
-          successes: sql<number>`count(*) filter (where ${functionExecutions.status} = 'succeeded')`.mapWith(
-            Number,
-          ),
-          avgDurationMs: sql<number>`avg(${functionExecutions.durationMs})`.mapWith(Number),
-        })
-        .from(functionExecutions)
-        .where(window(functionExecutions.createdAt, functionExecutions.ownerId))
-        .groupBy(functionExecutions.functionName)
-        .orderBy(asc(functionExecutions.functionName)),
+    const filter = { since, until, ownerId: principalId };
+    const [completions, summaries, byFunction] = await Promise.all([
+      this.stores.completions.usage('model', filter),
+      this.stores.summaryRequests.usage('model', filter),
+      this.stores.functions.usageByFunction(filter),
     ]);
-    const total = byModel.reduce<UsageTotals>(
-      (sum, row) => ({
-        completions: sum.completions + row.completions,
-        promptTokens: sum.promptTokens + row.promptTokens,
-        completionTokens: sum.completionTokens + row.completionTokens,
-        reasoningTokens: sum.reasoningTokens + row.reasoningTokens,
-        costUsd: sum.costUsd + row.costUsd,
-        estimated: sum.estimated || row.estimated,
-      }),
-      NO_USAGE,
-    );
+    const byModel = [...mergeUsage(completions, summaries)]
+      .map(([model, totals]) => ({ model, ...totals }))
+      .sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0));
+    const total = byModel.reduce<UsageTotals>(addUsage, NO_USAGE);
     return {
       since,
       until,
       principalId,
       total,
       byModel,
-      byFunction: byFunction.map((row) => ({ ...row, failures: row.calls - row.successes })),
+      byFunction,
     };
   }
 }

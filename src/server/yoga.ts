@@ -77,7 +77,7 @@ export function createYogaServer(
       return {
         principal,
         services,
-        loaders: createLoaders(services.database.db, principal?.id ?? null),
+        loaders: createLoaders(services.loaderStores, principal?.id ?? null),
         requestId,
         logger: logger.child({ requestId }),
         signal: initial.signal ?? initial.request?.signal ?? new AbortController().signal,
