@@ -4,6 +4,7 @@ import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.
 import { BudgetService } from './budgets/index.js';
 import { toolApproval } from './completions/approvals.js';
 import { CompletionEventLog } from './completions/events.js';
+import { unofferedFallbacks } from './completions/fallbacks.js';
 import { LeaseKeeper } from './completions/leases.js';
 import { CompletionReplay } from './completions/replay.js';
 import { CompletionRunner } from './completions/runner.js';
@@ -12,7 +13,7 @@ import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
 import { StructuredOutputs } from './completions/structured-output.js';
 import { openEventTransport } from './completions/transport.js';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
 import { ContextManager } from './conversations/context.js';
 import { ConversationService } from './conversations/service.js';
 import { defaultSettings } from './conversations/settings.js';
@@ -267,7 +268,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const yoga = createYogaServer(schema, services, trustedDocuments, logger, origins);
   const http = createHttpServer({ yoga, services, trustedDocuments, logger, origins });
 
-  return {
+  const app: App = {
     services,
     logger,
     upstreamURL: upstream.baseURL,
@@ -295,4 +296,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logFile?.close();
     },
   };
+  const unoffered = unofferedFallbacks(config.FALLBACK_MODELS, models);
+  if (unoffered) {
+    await app.close();
+    throw new ConfigError(unoffered);
+  }
+  return app;
 }

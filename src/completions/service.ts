@@ -273,14 +273,22 @@ export class CompletionService {
   }
 }
 
-function settingsOf(conversation: ConversationRow): ConversationSettings {
-  const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } =
-    conversation;
-  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
+/** The settings among a conversation's columns or a send's input (the rest of its input is not settings). */
+const SETTING_FIELDS = [
+  'model',
+  'temperature',
+  'maxTokens',
+  'topP',
+  'frequencyPenalty',
+  'presencePenalty',
+  'reasoningEffort',
+  'fallbackModels',
+] as const satisfies readonly (keyof ConversationSettings)[];
+
+function pickSettings(source: Partial<ConversationSettings>): Partial<ConversationSettings> {
+  return Object.fromEntries(SETTING_FIELDS.map((field) => [field, source[field]]));
 }
 
-/** The settings a send may choose (the rest of its input is not settings). */
-function pickSettings(input: Partial<ConversationSettings>): Partial<ConversationSettings> {
-  const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } = input;
-  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
+function settingsOf(conversation: ConversationRow): ConversationSettings {
+  return pickSettings(conversation) as ConversationSettings;
 }

@@ -14,6 +14,8 @@ export type CompletionOutcome = Partial<
   Pick<
     CompletionRow,
     | 'status'
+    | 'model'
+    | 'attempts'
     | 'messageId'
     | 'finishReason'
     | 'cached'

@@ -47,6 +47,12 @@ export class Metrics {
     'Retried attempts of calls to the model API, by model.',
     ['model'],
   );
+  readonly modelFallbacks = this.counter(
+    'agent_model_fallbacks_total',
+    'Completions that asked a fallback model after a model failed, by the failed model (from), the fallback ' +
+      '(to), both as model-table entries, and the error code that caused it.',
+    ['from', 'to', 'code'],
+  );
   readonly activeStreams = this.gauge('agent_active_streams', 'Streamed calls to the model API open now.');
 
   readonly rateLimitWait = this.histogram(
