@@ -4,7 +4,7 @@ import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.
 import { BudgetService } from './budgets/index.js';
 import { toolApproval } from './completions/approvals.js';
 import { CompletionEventLog } from './completions/events.js';
-import { unofferedFallbacks } from './completions/fallbacks.js';
+import { ModelFallbacks } from './completions/fallbacks.js';
 import { LeaseKeeper } from './completions/leases.js';
 import { CompletionReplay } from './completions/replay.js';
 import { CompletionRunner } from './completions/runner.js';
@@ -168,6 +168,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer });
   const runs = new RunRegistry(eventLog);
+  const fallbacks = new ModelFallbacks({ defaults: config.FALLBACK_MODELS, models, metrics });
   const completionPath = {
     conversations,
     completions: completionStore,
@@ -194,6 +195,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...completionPath,
     functions,
     models,
+    fallbacks,
     settings: conversationService,
     structuredOutputs: new StructuredOutputs(),
     gate: approval.gate,
@@ -296,10 +298,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logFile?.close();
     },
   };
-  const unoffered = unofferedFallbacks(config.FALLBACK_MODELS, models);
-  if (unoffered) {
-    await app.close();
-    throw new ConfigError(unoffered);
-  }
+  // FALLBACK_MODELS may name only models on offer, which is known once the upstream's GET /models was read.
+  const unoffered = fallbacks.unoffered();
+  if (unoffered) await app.close().then(() => Promise.reject(new ConfigError(unoffered)));
   return app;
 }

@@ -11,6 +11,7 @@ import type { ModelTable } from '../tokens/index.js';
 import { parseInput } from '../validation.js';
 import type { ApprovalGate } from './approval-gate.js';
 import type { CompletionEvent, CompletionEventLog } from './events.js';
+import type { ModelFallbacks } from './fallbacks.js';
 import type { CompletionReplay } from './replay.js';
 import type { CompletionRun, RunState } from './run-state.js';
 import type { CompletionRunner } from './runner.js';
@@ -67,6 +68,7 @@ export class CompletionService {
       models: ModelTable;
       /** Checks the settings a send chooses against the model, over the conversation's own. */
       settings: Pick<ConversationService, 'settings'>;
+      fallbacks: ModelFallbacks;
       structuredOutputs: StructuredOutputs;
       gate: ApprovalGate;
       lease: Lease;
@@ -117,6 +119,7 @@ export class CompletionService {
       completion: row,
       conversation,
       settings,
+      chain: this.deps.fallbacks.chain(settings),
       offer,
       structured,
       maxSteps: maxSteps ?? DEFAULT_MAX_STEPS,
@@ -134,8 +137,10 @@ export class CompletionService {
         started: performance.now(),
         firstTokenMs: null,
         usage: { promptTokens: 0, completionTokens: 0 },
+        costUsd: 0,
       },
       content: '',
+      relayed: false,
     };
     const handle = {
       controller,
@@ -176,6 +181,7 @@ export class CompletionService {
       completion,
       conversation: await this.deps.conversations.get(completion.ownerId, completion.conversationId),
       settings: state.settings,
+      chain: this.deps.fallbacks.chain(state.settings, state),
       // Offered again: a function disabled meanwhile fails the run rather than running.
       offer: await this.deps.functions.offerTools(completion.ownerId, state.functions, state.functionCall),
       structured: this.deps.structuredOutputs.prepare(state.responseFormat),
@@ -190,8 +196,10 @@ export class CompletionService {
         started: performance.now() - state.elapsedMs,
         firstTokenMs: state.firstTokenMs,
         usage: state.usage,
+        costUsd: state.costUsd ?? 0,
       },
       content: '',
+      relayed: false,
     };
   }
 

@@ -135,6 +135,11 @@ export class Metrics {
     this.budgetRejections.inc({ period, limit, scope });
   }
 
+  /** Called when a completion asks the fallback model `to` because `from` failed with `code` (table entries). */
+  modelFellBack(from: string, to: string, code: string): void {
+    this.modelFallbacks.inc({ from, to, code });
+  }
+
   /** Called by the response cache on every lookup of a cacheable request. */
   cacheLookedUp(hit: boolean): void {
     this.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
