@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { ConversationService } from '../conversations/service.js';
-import type { ConversationSettings } from '../conversations/settings.js';
+import { type ConversationSettings, pickSettings, settingsOf } from '../conversations/settings.js';
 import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../storage/db.js';
-import type { CompletionRow, ConversationRow } from '../storage/schema.js';
+import type { CompletionRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
 import { parseInput } from '../validation.js';
 import type { ApprovalGate } from './approval-gate.js';
@@ -279,24 +279,4 @@ export class CompletionService {
       unwatch();
     }
   }
-}
-
-/** The settings among a conversation's columns or a send's input (the rest of its input is not settings). */
-const SETTING_FIELDS = [
-  'model',
-  'temperature',
-  'maxTokens',
-  'topP',
-  'frequencyPenalty',
-  'presencePenalty',
-  'reasoningEffort',
-  'fallbackModels',
-] as const satisfies readonly (keyof ConversationSettings)[];
-
-function pickSettings(source: Partial<ConversationSettings>): Partial<ConversationSettings> {
-  return Object.fromEntries(SETTING_FIELDS.map((field) => [field, source[field]]));
-}
-
-function settingsOf(conversation: ConversationRow): ConversationSettings {
-  return pickSettings(conversation) as ConversationSettings;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Config, MAX_FALLBACK_MODELS } from '../config.js';
 import { badInput } from '../errors.js';
+import type { ConversationRow } from '../storage/schema.js';
 import {
   acceptsSampling,
   type ModelInfo,
@@ -105,4 +106,24 @@ export function defaultSettings(config: Config): ConversationSettings {
     reasoningEffort: null,
     fallbackModels: null,
   };
+}
+
+/** The settings among a conversation's columns or a send's input (the rest of its input is not settings). */
+const SETTING_FIELDS = [
+  'model',
+  'temperature',
+  'maxTokens',
+  'topP',
+  'frequencyPenalty',
+  'presencePenalty',
+  'reasoningEffort',
+  'fallbackModels',
+] as const satisfies readonly (keyof ConversationSettings)[];
+
+export function pickSettings(source: Partial<ConversationSettings>): Partial<ConversationSettings> {
+  return Object.fromEntries(SETTING_FIELDS.map((field) => [field, source[field]]));
+}
+
+export function settingsOf(conversation: ConversationRow): ConversationSettings {
+  return pickSettings(conversation) as ConversationSettings;
 }
