@@ -4,6 +4,7 @@ import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.
 import { BudgetService } from './budgets/index.js';
 import { toolApproval } from './completions/approvals.js';
 import { CompletionEventLog } from './completions/events.js';
+import { ModelFallbacks } from './completions/fallbacks.js';
 import { LeaseKeeper } from './completions/leases.js';
 import { CompletionReplay } from './completions/replay.js';
 import { CompletionRunner } from './completions/runner.js';
@@ -12,7 +13,7 @@ import { CompletionService } from './completions/service.js';
 import { CompletionStore } from './completions/store.js';
 import { StructuredOutputs } from './completions/structured-output.js';
 import { openEventTransport } from './completions/transport.js';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
 import { ContextManager } from './conversations/context.js';
 import { ConversationService } from './conversations/service.js';
 import { defaultSettings } from './conversations/settings.js';
@@ -163,6 +164,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const summarizer = new Summarizer({ messages: conversations, tokens, models, openai, summaryRequests });
   const context = new ContextManager({ conversations, tokens, models, summarizer });
   const runs = new RunRegistry(eventLog);
+  const fallbacks = new ModelFallbacks({ defaults: config.FALLBACK_MODELS, models, metrics });
   const completionPath = {
     conversations,
     completions: completionStore,
@@ -189,6 +191,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...completionPath,
     functions,
     models,
+    fallbacks,
     settings: conversationService,
     structuredOutputs: new StructuredOutputs(),
     gate: approval.gate,
@@ -269,7 +272,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const yoga = createYogaServer(schema, services, trustedDocuments, logger, origins);
   const http = createHttpServer({ yoga, services, trustedDocuments, logger, origins });
 
-  return {
+  const app: App = {
     services,
     logger,
     upstreamURL: upstream.baseURL,
@@ -297,4 +300,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logFile?.close();
     },
   };
+  // FALLBACK_MODELS may name only models on offer, which is known once the upstream's GET /models was read.
+  const unoffered = fallbacks.unoffered();
+  if (unoffered) await app.close().then(() => Promise.reject(new ConfigError(unoffered)));
+  return app;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { modelInfoSchema } from './tokens/index.js';
+import { modelInfoSchema, modelNameSchema } from './tokens/index.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
 
@@ -57,6 +57,33 @@ const modelRateLimit = z
     return [model, { requestsPerWindow: Number(requests), tokensPerWindow: Number(tokens) }] as const;
   });
 
+/** Most fallback models one model may have (FALLBACK_MODELS, a conversation's or a send's `fallbackModels`). */
+export const MAX_FALLBACK_MODELS = 4;
+
+/** `model=fallback1|fallback2`: the models tried, in order, when `model` fails in a way another could answer. */
+const modelFallbacks = z.string().transform((entry, ctx) => {
+  const [model = '', list, ...rest] = entry.split('=');
+  const fallbacks = list?.split('|').map((name) => name.trim()) ?? [];
+  const names = z
+    .array(modelNameSchema)
+    .min(2)
+    .max(MAX_FALLBACK_MODELS + 1)
+    .safeParse([model.trim(), ...fallbacks]);
+  if (rest.length > 0 || !names.success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected model=fallback[|fallback...] (model names, at most ${MAX_FALLBACK_MODELS} fallbacks): ${entry}`,
+    });
+    return z.NEVER;
+  }
+  if (new Set(names.data).size !== names.data.length) {
+    ctx.addIssue({ code: 'custom', message: `names a model twice: ${entry}` });
+    return z.NEVER;
+  }
+  const [primary = '', ...others] = names.data;
+  return [primary, others] as const;
+});
+
 /** Every environment variable the server reads, with its default; README lists the same table. */
 export const envSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
@@ -74,6 +101,12 @@ export const envSchema = z.object({
   OPENAI_MODEL: z.string().min(1).default('gpt-4.1-mini'),
   OPENAI_MODELS: commaList,
   OPENAI_MODELS_REFRESH_MS: z.coerce.number().int().min(1000).default(600_000),
+  FALLBACK_MODELS: commaList.pipe(z.array(modelFallbacks)).transform((entries, ctx) => {
+    const primaries = entries.map(([model]) => model);
+    const twice = primaries.find((model, index) => primaries.indexOf(model) !== index);
+    if (twice) ctx.addIssue({ code: 'custom', message: `${twice} has two entries` });
+    return Object.fromEntries(entries) as Record<string, readonly string[]>;
+  }),
   OPENAI_TOKEN_LIMIT_PARAM: z.enum(['auto', 'max_tokens', 'max_completion_tokens']).default('auto'),
   OPENAI_MAX_TOKENS: z.coerce.number().int().min(1).default(2000),
   OPENAI_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.7),

@@ -59,6 +59,25 @@ describe('configuration', () => {
       loadConfig({ MODEL_TABLE_JSON: JSON.stringify([{ ...entry, reasoningEfforts: ['extreme'] }]) }),
     ).toThrow(/MODEL_TABLE_JSON/);
   });
+
+  it("reads each model's fallback models in order", () => {
+    const config = loadConfig({ FALLBACK_MODELS: 'gpt-4o=gpt-4o-mini|gpt-4.1-mini, o3 = o4-mini ' });
+    expect(config.FALLBACK_MODELS).toEqual({ 'gpt-4o': ['gpt-4o-mini', 'gpt-4.1-mini'], o3: ['o4-mini'] });
+    expect(loadConfig({}).FALLBACK_MODELS).toEqual({});
+  });
+
+  it.each([
+    ['no fallback', 'gpt-4o', /expected model=fallback/],
+    ['an empty fallback', 'gpt-4o=gpt-4o-mini|', /expected model=fallback/],
+    ['two equals signs', 'gpt-4o=gpt-4o-mini=o3', /expected model=fallback/],
+    ['a name with a space', 'gpt-4o=gpt 4o', /expected model=fallback/],
+    ['more than 4 fallbacks', 'a=b|c|d|e|f', /at most 4 fallbacks/],
+    ['a model twice in one entry', 'gpt-4o=gpt-4o-mini|gpt-4o', /names a model twice/],
+    ['two entries for one model', 'gpt-4o=gpt-4o-mini,gpt-4o=o3', /gpt-4o has two entries/],
+  ])('refuses FALLBACK_MODELS with %s', (_case, value, message) => {
+    expect(() => loadConfig({ FALLBACK_MODELS: value })).toThrow(/FALLBACK_MODELS/);
+    expect(() => loadConfig({ FALLBACK_MODELS: value })).toThrow(message);
+  });
 });
 
 describe('simulator configuration', () => {

@@ -5,7 +5,8 @@ import { AppError, ErrorCode } from '../errors.js';
 import { FunctionExecutionRef } from '../functions/functions.schema.js';
 import { apiKeyIdOf, builder, type Context, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
-import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
+import type { CompletionRow } from '../storage/schema.js';
+import { CompletionAttemptRef, CompletionErrorRef } from './attempts.schema.js';
 import type { CompletionEvent } from './events.js';
 import { type SendMessageArgs, SendMessageInput, sendRequest } from './send-input.schema.js';
 import type { StartOptions } from './service.js';
@@ -24,23 +25,6 @@ const CompletionStatusEnum = builder.enumType('CompletionStatus', {
   } as const,
 });
 
-const CompletionErrorRef = builder.objectRef<CompletionErrorRecord>('CompletionError').implement({
-  fields: (t) => ({
-    code: t.exposeString('code', { description: 'An error code of the contract, or CANCELLED.' }),
-    message: t.exposeString('message'),
-    retryAfter: t.exposeFloat('retryAfter', {
-      nullable: true,
-      description: 'Seconds, when the upstream said, or until the budget resets (BUDGET_EXCEEDED).',
-    }),
-    resetsAt: t.field({
-      type: 'DateTime',
-      nullable: true,
-      description: 'BUDGET_EXCEEDED: when the budget that refused the request resets.',
-      resolve: (error) => (error.resetsAt ? new Date(error.resetsAt) : null),
-    }),
-  }),
-});
-
 export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Completion'), {
   id: { resolve: (completion) => completion.id },
   loadOne: (id, context) => context.loaders.completionById.load(id),
@@ -54,7 +38,14 @@ export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Comp
       },
     }),
     status: t.expose('status', { type: CompletionStatusEnum }),
-    model: t.exposeString('model'),
+    model: t.exposeString('model', {
+      description: 'The model that answered; while running, or when every model failed, the last one asked.',
+    }),
+    attempts: t.expose('attempts', {
+      type: [CompletionAttemptRef],
+      description:
+        'Each model asked, in order, with its error: more than one when a fallback model was asked.',
+    }),
     message: t.field({
       type: MessageRef,
       nullable: true,

@@ -1,4 +1,5 @@
 import { type PubSub, Repeater } from 'graphql-yoga';
+import { AppError, ErrorCode } from '../errors.js';
 import type {
   CompletionErrorRecord,
   CompletionRow,
@@ -42,6 +43,18 @@ export const CANCELLED: CompletionErrorRecord = {
 /** Whether a completion has ended (it may still be waiting for a tool approval, or running somewhere). */
 export const hasEnded = (completion: CompletionRow) =>
   completion.status !== 'running' && completion.status !== 'awaiting_approval';
+
+/** What a failed completion (or a failed attempt of one) stores and reports of its error; masked unless coded. */
+export function errorRecord(error: unknown): CompletionErrorRecord {
+  if (error instanceof AppError)
+    return {
+      code: error.code,
+      message: error.message,
+      retryAfter: error.retryAfter ?? null,
+      ...(error.resetsAt ? { resetsAt: error.resetsAt.toISOString() } : {}),
+    };
+  return { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'Unexpected error' };
+}
 
 /** The terminal event of a completion that has ended, from its stored row. */
 export function terminalOf(completion: CompletionRow): NewCompletionEvent {

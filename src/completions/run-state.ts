@@ -2,8 +2,15 @@ import type { ConversationSettings } from '../conversations/settings.js';
 import type { NewMessage } from '../conversations/store.js';
 import type { FunctionCallChoice, ToolOffer } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { CompletionRow, ConversationRow, MessageRow } from '../storage/schema.js';
-import type { Usage } from '../upstream/index.js';
+import type {
+  CompletionAttemptRecord,
+  CompletionRow,
+  ConversationRow,
+  MessageRow,
+} from '../storage/schema.js';
+import { type Usage, usageColumns } from '../upstream/index.js';
+import type { ModelChain } from './fallbacks.js';
+import type { CompletionOutcome } from './store.js';
 import type { ResponseFormatInput, StructuredOutput } from './structured-output.js';
 
 /** A running completion: what every step needs, and what the steps have gathered so far. */
@@ -11,6 +18,8 @@ export interface CompletionRun {
   completion: CompletionRow;
   conversation: ConversationRow;
   settings: ConversationSettings;
+  /** The model asked now, its fallback models, and the attempts so far. */
+  chain: ModelChain;
   offer: ToolOffer;
   structured: StructuredOutput | null;
   maxSteps: number;
@@ -22,9 +31,12 @@ export interface CompletionRun {
   resumeAfter?: RunState;
   signal: AbortSignal;
   logger: Logger;
-  progress: { started: number; firstTokenMs: number | null; usage: Usage };
+  /** Usage and cost of every request so far, each request priced at its own model's rates. */
+  progress: { started: number; firstTokenMs: number | null; usage: Usage; costUsd: number };
   /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */
   content: string;
+  /** The current request has relayed content or tool-call deltas: it must not fall back (see ModelChain). */
+  relayed: boolean;
   /** The final reply, once the model gave it (a reply that fails its responseFormat is kept). */
   answer?: NewMessage;
   /** The context as the run's first statement read it, for the first step only. */
@@ -49,6 +61,11 @@ export interface RunState {
   /** The send asked that every call be approved. */
   requireApproval: boolean;
   usage: Usage;
+  /** Each request priced at its own model; unset in a state stored before fallbacks (then the usage's model). */
+  costUsd?: number;
+  /** The models still to ask, the one that answered first, and the attempts so far (see ModelChain). */
+  models?: string[];
+  attempts?: CompletionAttemptRecord[];
   firstTokenMs: number | null;
   /** How long the run ran before it paused: its latency leaves the wait out. */
   elapsedMs: number;
@@ -69,7 +86,22 @@ export function pausedState(run: CompletionRun, step: number): Omit<RunState, 'l
     cache: run.cache ?? null,
     stream: run.stream,
     usage: progress.usage,
+    costUsd: progress.costUsd,
+    models: run.chain.remaining,
+    attempts: run.chain.attempts,
     firstTokenMs: progress.firstTokenMs,
     elapsedMs: Math.round(performance.now() - progress.started),
+  };
+}
+
+/** What every outcome stores of the run: the model that answered (or was asked last), attempts, usage, timings. */
+export function measured(run: CompletionRun): CompletionOutcome {
+  const { progress } = run;
+  return {
+    model: run.chain.current,
+    attempts: run.chain.attempts,
+    ...usageColumns(progress.usage, progress.costUsd),
+    latencyMs: Math.round(performance.now() - progress.started),
+    timeToFirstTokenMs: progress.firstTokenMs,
   };
 }

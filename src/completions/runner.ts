@@ -2,19 +2,17 @@ import type { ContextManager } from '../conversations/context.js';
 import type { ConversationStore, NewMessage } from '../conversations/store.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { ToolOffer } from '../functions/index.js';
-import type { Db } from '../storage/db.js';
-import type { CompletionErrorRecord, CompletionRow, ToolCallRecord } from '../storage/schema.js';
-import { type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
+import type { CompletionRow, ToolCallRecord } from '../storage/schema.js';
+import { costUsd, type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
 import {
   addUsage,
   type ChatRequest,
   type OpenAIService,
   toMessageParam,
   type Usage,
-  usageColumns,
 } from '../upstream/index.js';
-import { CANCELLED, type CompletionEventLog } from './events.js';
-import type { CompletionRun } from './run-state.js';
+import { CANCELLED, type CompletionEventLog, errorRecord } from './events.js';
+import { type CompletionRun, measured } from './run-state.js';
 import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
 import type { ToolCalls } from './tool-calls.js';
 import { wholeToolPairs } from './tool-pairs.js';
@@ -45,7 +43,6 @@ export class CompletionRunner {
   async run(run: CompletionRun): Promise<CompletionRow> {
     const { events } = this.deps;
     const { completion, progress } = run;
-    const elapsed = () => Math.round(performance.now() - progress.started);
     try {
       // Another request once the calls of the `made`-th are answered, unless that was the last allowed.
       const another = (made: number) => {
@@ -81,9 +78,7 @@ export class CompletionRunner {
         parsed,
         finishReason: reply.finishReason,
         cached: reply.cached,
-        ...usageColumns(this.deps.models.get(run.settings.model), usage),
-        latencyMs: elapsed(),
-        timeToFirstTokenMs: progress.firstTokenMs,
+        ...measured(run),
       });
       if (!row) return this.current(completion);
       events.append(completion.id, { kind: 'done', finishReason: reply.finishReason, usage });
@@ -105,9 +100,7 @@ export class CompletionRunner {
         const row = await this.conclude(run, run.answer ?? partial, {
           status: cancelled ? 'cancelled' : 'failed',
           error,
-          ...usageColumns(this.deps.models.get(run.settings.model), progress.usage),
-          latencyMs: elapsed(),
-          timeToFirstTokenMs: progress.firstTokenMs,
+          ...measured(run),
         });
         swept = row === null;
         return row ?? (await this.current(completion));
@@ -146,24 +139,35 @@ export class CompletionRunner {
     return (await this.deps.completions.get(completion.id)) ?? completion;
   }
 
-  /** One upstream request: relays what arrives as events and returns the reply; usage adds up in `run`. */
-  private async step(run: CompletionRun, step: number): Promise<StepReply> {
+  /**
+   * One step: the run's model, or its fallback models while it fails in a way another model could answer (see
+   * ModelChain.ask). The fallback loop is here, around the step's request, and not in the upstream client: the
+   * context is fitted to each model's own window first, and only the run knows what reached the client.
+   */
+  private step(run: CompletionRun, step: number): Promise<StepReply> {
+    return run.chain.ask((model) => this.request(run, step, model), run);
+  }
+
+  /** One upstream request to `model`: relays what arrives as events and returns the reply; usage adds up in `run`. */
+  private async request(run: CompletionRun, step: number, model: string): Promise<StepReply> {
     const { conversations, events, openai } = this.deps;
     const { completion, progress } = run;
-    // The first step's context came with the statement that started the run; later ones read it afresh. Its
-    // stored counts tell the fit whether anything must go.
+    const settings = { ...run.settings, model };
+    run.relayed = false;
+    // The first step's context came with the statement that started the run; later requests read it afresh.
+    // Its stored counts tell the fit whether anything must go.
     let context = run.context ?? (await conversations.contextMessages(run.conversation.id));
     run.context = undefined;
     const fitted = await this.deps.context.fit(
       run.conversation,
-      { ...run.settings, ...toolsForStep(run.offer, step) },
+      { ...settings, ...toolsForStep(run.offer, step) },
       run,
       context.reduce((total, message) => total + message.tokenCount, REPLY_PRIMING_TOKENS),
     );
     if (fitted.removedIds.length > 0) context = await conversations.contextMessages(run.conversation.id);
     const sent = wholeToolPairs(context);
     const request: ChatRequest = {
-      ...run.settings,
+      ...settings,
       ...toolsForStep(run.offer, step),
       messages: sent.map(toMessageParam),
       // What is sent, by the stored counts: an incomplete tool pair left out is not counted either.
@@ -184,11 +188,13 @@ export class CompletionRunner {
     };
     const addStepUsage = (usage: Usage) => {
       progress.usage = addUsage(progress.usage, usage);
+      progress.costUsd += costUsd(this.deps.models.get(model), usage);
     };
     for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger, addStepUsage)) {
       if (delta.type === 'content') {
         firstToken();
         run.content += delta.text;
+        run.relayed = true;
         events.append(completion.id, { kind: 'content', text: delta.text });
       } else if (delta.type === 'toolCall') {
         firstToken();
@@ -197,6 +203,7 @@ export class CompletionRunner {
         call.id ||= delta.id ?? '';
         call.functionName ||= delta.functionName ?? '';
         call.arguments += delta.argumentsDelta;
+        run.relayed = true;
         events.append(completion.id, {
           kind: 'toolCall',
           index: delta.index,
@@ -231,15 +238,4 @@ function toolsForStep(offer: ToolOffer, step: number): Pick<ChatRequest, 'tools'
   if (offer.tools.length === 0) return {};
   const toolChoice = step > 1 && offer.toolChoice !== 'none' ? 'auto' : offer.toolChoice;
   return { tools: offer.tools, toolChoice };
-}
-
-function errorRecord(error: unknown): CompletionErrorRecord {
-  if (error instanceof AppError)
-    return {
-      code: error.code,
-      message: error.message,
-      retryAfter: error.retryAfter ?? null,
-      ...(error.resetsAt ? { resetsAt: error.resetsAt.toISOString() } : {}),
-    };
-  return { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'Unexpected error' };
 }

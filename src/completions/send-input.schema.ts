@@ -1,3 +1,4 @@
+import { MAX_FALLBACK_MODELS } from '../config.js';
 import { builder } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
 import { ReasoningEffortEnum } from '../tokens/models.schema.js';
@@ -51,6 +52,9 @@ export const SendMessageInput = builder.inputType('SendMessageInput', {
         'Answer an identical request (model, messages, tools, settings) from the response cache. Unset: only at ' +
         'temperature 0; false: never.',
     }),
+    fallbackModels: t.stringList({
+      description: `This message's fallback models, tried in order (at most ${MAX_FALLBACK_MODELS}); [] for none; unset: the conversation's.`,
+    }),
     responseFormat: t.field({
       type: ResponseFormatInput,
       description: 'Structured outputs: the reply as a JSON object, or one that follows a JSON Schema.',
@@ -78,6 +82,7 @@ export function sendRequest({ input }: SendMessageArgs): SendMessageRequest {
     frequencyPenalty: input.frequencyPenalty ?? undefined,
     presencePenalty: input.presencePenalty ?? undefined,
     reasoningEffort: input.reasoningEffort ?? undefined,
+    fallbackModels: input.fallbackModels ?? undefined,
     functions: input.functions,
     functionCall: input.functionCall,
     maxSteps: input.maxSteps,

@@ -1,15 +1,16 @@
 import { z } from 'zod';
 import type { ConversationService } from '../conversations/service.js';
-import type { ConversationSettings } from '../conversations/settings.js';
+import { type ConversationSettings, pickSettings, settingsOf } from '../conversations/settings.js';
 import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { CompletionRow, ConversationRow } from '../storage/schema.js';
+import type { CompletionRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
 import { parseInput } from '../validation.js';
 import type { ApprovalGate } from './approval-gate.js';
 import type { CompletionEvent, CompletionEventLog } from './events.js';
+import type { ModelFallbacks } from './fallbacks.js';
 import type { CompletionReplay } from './replay.js';
 import type { CompletionRun, RunState } from './run-state.js';
 import type { CompletionRunner } from './runner.js';
@@ -64,6 +65,7 @@ export class CompletionService {
       models: ModelTable;
       /** Checks the settings a send chooses against the model, over the conversation's own. */
       settings: Pick<ConversationService, 'settings'>;
+      fallbacks: ModelFallbacks;
       structuredOutputs: StructuredOutputs;
       gate: ApprovalGate;
       lease: Lease;
@@ -110,6 +112,7 @@ export class CompletionService {
       completion: row,
       conversation,
       settings,
+      chain: this.deps.fallbacks.chain(settings),
       offer,
       structured,
       maxSteps: maxSteps ?? DEFAULT_MAX_STEPS,
@@ -127,9 +130,11 @@ export class CompletionService {
         started: performance.now(),
         firstTokenMs: null,
         usage: { promptTokens: 0, completionTokens: 0 },
+        costUsd: 0,
       },
       content: '',
       context,
+      relayed: false,
     };
     const handle = {
       controller,
@@ -170,6 +175,7 @@ export class CompletionService {
       completion,
       conversation: await this.deps.conversations.get(completion.ownerId, completion.conversationId),
       settings: state.settings,
+      chain: this.deps.fallbacks.chain(state.settings, state),
       // Offered again: a function disabled meanwhile fails the run rather than running.
       offer: await this.deps.functions.offerTools(completion.ownerId, state.functions, state.functionCall),
       structured: this.deps.structuredOutputs.prepare(state.responseFormat),
@@ -184,8 +190,10 @@ export class CompletionService {
         started: performance.now() - state.elapsedMs,
         firstTokenMs: state.firstTokenMs,
         usage: state.usage,
+        costUsd: state.costUsd ?? 0,
       },
       content: '',
+      relayed: false,
     };
   }
 
@@ -273,16 +281,4 @@ export class CompletionService {
       unwatch();
     }
   }
-}
-
-function settingsOf(conversation: ConversationRow): ConversationSettings {
-  const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } =
-    conversation;
-  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
-}
-
-/** The settings a send may choose (the rest of its input is not settings). */
-function pickSettings(input: Partial<ConversationSettings>): Partial<ConversationSettings> {
-  const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } = input;
-  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
 }

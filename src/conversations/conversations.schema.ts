@@ -1,4 +1,5 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
+import { MAX_FALLBACK_MODELS } from '../config.js';
 import { AppError, badInput, ErrorCode } from '../errors.js';
 import { builder, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
@@ -97,6 +98,12 @@ const ConversationSettingsRef = builder.objectRef<ConversationRow>('Conversation
       nullable: true,
       description: "Reasoning models: the effort sent; null leaves it to the model's default.",
     }),
+    fallbackModels: t.exposeStringList('fallbackModels', {
+      nullable: true,
+      description:
+        'Tried in order when the model is unavailable, rate limited beyond the wait, or the context is too ' +
+        "long for its window; null: the server's FALLBACK_MODELS list for the model.",
+    }),
   }),
 });
 
@@ -150,6 +157,9 @@ const ConversationSettingsInput = builder.inputType('ConversationSettingsInput',
     frequencyPenalty: t.float(),
     presencePenalty: t.float(),
     reasoningEffort: t.field({ type: ReasoningEffortEnum }),
+    fallbackModels: t.stringList({
+      description: `Models tried in order when the model fails in a way another could answer (at most ${MAX_FALLBACK_MODELS}); [] for none; unset: the server's FALLBACK_MODELS.`,
+    }),
   }),
 });
 

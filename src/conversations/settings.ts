@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import type { Config } from '../config.js';
+import { type Config, MAX_FALLBACK_MODELS } from '../config.js';
 import { badInput } from '../errors.js';
+import type { ConversationRow } from '../storage/schema.js';
 import {
   acceptsSampling,
   type ModelInfo,
   type ModelTable,
+  modelNameSchema,
   REASONING_EFFORTS,
   type ReasoningEffort,
 } from '../tokens/index.js';
@@ -18,30 +20,34 @@ export interface ConversationSettings {
   presencePenalty: number;
   /** Reasoning models only: how much the model reasons; null leaves it to the model's default. */
   reasoningEffort: ReasoningEffort | null;
+  /**
+   * Tried in order when the model fails in a way another model could answer (see completions/fallbacks.ts);
+   * null: FALLBACK_MODELS' list for the model, empty: none.
+   */
+  fallbackModels: string[] | null;
 }
-
-export const MODEL_NAME_MAX_LENGTH = 128;
-/** Covers OpenAI ids, Ollama tags (`llama3.1:8b`) and Hugging Face names (`meta-llama/Llama-3.1-8B-Instruct`). */
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
 /** The error for an unknown model names at most this many of the models on offer. */
 const OFFER_SHOWN = 40;
 
 /** The ranges OpenAI accepts; anything else is refused before it is stored or sent. */
 export function settingsSchema(models: ModelTable) {
+  const offered = modelNameSchema.refine((model) => models.accepts(model), {
+    error: () => unknownModelMessage(models),
+  });
   return z.object({
-    model: z
-      .string()
-      .min(1, 'must not be empty')
-      .max(MODEL_NAME_MAX_LENGTH, `must be at most ${MODEL_NAME_MAX_LENGTH} characters`)
-      .regex(MODEL_NAME, { message: 'may contain only letters, digits and . _ : / @ + -', abort: true })
-      .refine((model) => models.accepts(model), { error: () => unknownModelMessage(models) })
-      .optional(),
+    model: offered.optional(),
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().min(1).max(1_000_000).optional(),
     topP: z.number().min(0).max(1).optional(),
     frequencyPenalty: z.number().min(-2).max(2).optional(),
     presencePenalty: z.number().min(-2).max(2).optional(),
     reasoningEffort: z.enum(REASONING_EFFORTS).nullable().optional(),
+    fallbackModels: z
+      .array(offered)
+      .max(MAX_FALLBACK_MODELS, `at most ${MAX_FALLBACK_MODELS} models`)
+      .refine((list) => new Set(list).size === list.length, 'names a model twice')
+      .nullable()
+      .optional(),
   });
 }
 
@@ -98,5 +104,26 @@ export function defaultSettings(config: Config): ConversationSettings {
     frequencyPenalty: 0,
     presencePenalty: 0,
     reasoningEffort: null,
+    fallbackModels: null,
   };
+}
+
+/** The settings among a conversation's columns or a send's input (the rest of its input is not settings). */
+const SETTING_FIELDS = [
+  'model',
+  'temperature',
+  'maxTokens',
+  'topP',
+  'frequencyPenalty',
+  'presencePenalty',
+  'reasoningEffort',
+  'fallbackModels',
+] as const satisfies readonly (keyof ConversationSettings)[];
+
+export function pickSettings(source: Partial<ConversationSettings>): Partial<ConversationSettings> {
+  return Object.fromEntries(SETTING_FIELDS.map((field) => [field, source[field]]));
+}
+
+export function settingsOf(conversation: ConversationRow): ConversationSettings {
+  return pickSettings(conversation) as ConversationSettings;
 }

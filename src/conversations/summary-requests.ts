@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../storage/db.js';
 import { type ConversationRow, summaryRequests } from '../storage/schema.js';
 import { type UsageFilter, usageOf } from '../storage/usage.js';
-import type { ModelTable } from '../tokens/index.js';
+import { costUsd, type ModelTable } from '../tokens/index.js';
 import { type Usage, usageColumns } from '../upstream/index.js';
 
 /** The usage of SUMMARIZE's own model requests, counted against the conversation and its owner. */
@@ -23,7 +23,7 @@ export class SummaryRequestStore {
       ownerId: conversation.ownerId,
       conversationId: conversation.id,
       model,
-      ...usageColumns(this.models.get(model), usage),
+      ...usageColumns(usage, costUsd(this.models.get(model), usage)),
     });
   }
 }

@@ -48,6 +48,8 @@ export type TurnOutcome = Partial<
   Pick<
     CompletionRow,
     | 'status'
+    | 'model'
+    | 'attempts'
     | 'finishReason'
     | 'cached'
     | 'promptTokens'
@@ -125,7 +127,8 @@ const START = sql`
 const FINISH = sql`
   with finished as (
     update ${completions}
-    set status = ${p('status')}, message_id = ${p('messageId')}, finish_reason = ${p('finishReason')},
+    set status = ${p('status')}, model = coalesce(${p('model')}::text, model),
+      attempts = coalesce(${p('attempts')}::jsonb, attempts), message_id = ${p('messageId')}, finish_reason = ${p('finishReason')},
       cached = ${p('cached')}, prompt_tokens = ${p('promptTokens')}, completion_tokens = ${p('completionTokens')},
       reasoning_tokens = ${p('reasoningTokens')}, usage_estimated = ${p('usageEstimated')},
       cost_usd = ${p('costUsd')}, latency_ms = ${p('latencyMs')},
@@ -196,6 +199,8 @@ export class TurnStatements {
       await this.finish.execute({
         ...turn,
         status: outcome.status ?? 'running',
+        model: outcome.model ?? null,
+        attempts: outcome.attempts ? JSON.stringify(outcome.attempts) : null,
         finishReason: outcome.finishReason ?? null,
         cached: outcome.cached ?? false,
         promptTokens: outcome.promptTokens ?? 0,

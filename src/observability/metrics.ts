@@ -47,6 +47,12 @@ export class Metrics {
     'Retried attempts of calls to the model API, by model.',
     ['model'],
   );
+  readonly modelFallbacks = this.counter(
+    'agent_model_fallbacks_total',
+    'Completions that asked a fallback model after a model failed, by the failed model (from), the fallback ' +
+      '(to), both as model-table entries, and the error code that caused it.',
+    ['from', 'to', 'code'],
+  );
   readonly activeStreams = this.gauge('agent_active_streams', 'Streamed calls to the model API open now.');
 
   readonly rateLimitWait = this.histogram(
@@ -127,6 +133,11 @@ export class Metrics {
   /** Called by the budget guard when it refuses a request with BUDGET_EXCEEDED. */
   budgetRefused(period: string, limit: string, scope: string): void {
     this.budgetRejections.inc({ period, limit, scope });
+  }
+
+  /** Called when a completion asks the fallback model `to` because `from` failed with `code` (table entries). */
+  modelFellBack(from: string, to: string, code: string): void {
+    this.modelFallbacks.inc({ from, to, code });
   }
 
   /** Called by the response cache on every lookup of a cacheable request. */

@@ -9,8 +9,9 @@ export class SimulatorClient {
     this.root = url.replace(/\/+$/, '').replace(/\/v1$/, '');
   }
 
-  async injectFault(fault: Fault, times = 1): Promise<void> {
-    await this.call('POST', '/_simulator/faults', { fault, times });
+  /** With `model`, only requests for that model take the fault. */
+  async injectFault(fault: Fault, times = 1, model?: string): Promise<void> {
+    await this.call('POST', '/_simulator/faults', { fault, times, model });
   }
 
   async clearFaults(): Promise<void> {

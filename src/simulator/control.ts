@@ -4,7 +4,12 @@ import { parseJson, readBody, sendEmpty, sendJson } from './http.js';
 import type { RequestLog } from './request-log.js';
 import { type Fault, faultSchema, type Latency, latencySchema, type SimulatorOptions } from './types.js';
 
-const faultRequestSchema = z.object({ fault: faultSchema, times: z.number().int().positive().default(1) });
+const faultRequestSchema = z.object({
+  fault: faultSchema,
+  times: z.number().int().positive().default(1),
+  /** Only requests for this model take the fault; others pass it by. */
+  model: z.string().min(1).optional(),
+});
 const usageSettingSchema = z.object({ omit: z.boolean() });
 
 /** What tests steer while the simulator runs: faults for the next requests, latency, and whether usage is sent. */
@@ -12,7 +17,7 @@ export class Controls {
   latency: Required<Latency>;
   /** Whether responses leave `usage` out (see SimulatorOptions.omitUsage). */
   omitUsage: boolean;
-  private readonly faults: { fault: Fault; remaining: number }[] = [];
+  private readonly faults: { fault: Fault; remaining: number; model?: string }[] = [];
 
   constructor(options: Pick<SimulatorOptions, 'firstTokenMs' | 'chunkDelayMs' | 'omitUsage'>) {
     this.latency = { firstTokenMs: options.firstTokenMs ?? 0, chunkDelayMs: options.chunkDelayMs ?? 0 };
@@ -23,21 +28,25 @@ export class Controls {
     this.latency = { ...this.latency, ...latency };
   }
 
-  /** Queues a fault for the next `times` chat completion requests (FIFO; each request consumes one). */
-  injectFault(fault: Fault, times: number): void {
-    if (times > 0) this.faults.push({ fault, remaining: times });
+  /**
+   * Queues a fault for the next `times` chat completion requests (FIFO; each request consumes one), or with
+   * `model` for the next `times` requests for that model (a model's outage, while other models answer).
+   */
+  injectFault(fault: Fault, times: number, model?: string): void {
+    if (times > 0) this.faults.push({ fault, remaining: times, ...(model ? { model } : {}) });
   }
 
   clearFaults(): void {
     this.faults.length = 0;
   }
 
-  /** The fault the request being answered gets, if one is queued. */
-  takeFault(): Fault | undefined {
-    const head = this.faults[0];
-    if (!head) return undefined;
-    if (--head.remaining <= 0) this.faults.shift();
-    return head.fault;
+  /** The fault the request being answered gets: the first queued for any model or for the request's `model`. */
+  takeFault(model: unknown): Fault | undefined {
+    const index = this.faults.findIndex((entry) => entry.model === undefined || entry.model === model);
+    const entry = this.faults[index];
+    if (!entry) return undefined;
+    if (--entry.remaining <= 0) this.faults.splice(index, 1);
+    return entry.fault;
   }
 
   /** Requests still to be answered with a fault. */
@@ -59,7 +68,7 @@ export async function serveControl(
     case 'POST /_simulator/faults': {
       const parsed = faultRequestSchema.safeParse(parseJson(await readBody(req)));
       if (!parsed.success) return refuse(res, parsed.error);
-      controls.injectFault(parsed.data.fault, parsed.data.times);
+      controls.injectFault(parsed.data.fault, parsed.data.times, parsed.data.model);
       return sendJson(res, 200, { queued: controls.queuedFaults() });
     }
     case 'DELETE /_simulator/faults':

@@ -87,9 +87,9 @@ export class Simulator {
     this.controls.omitUsage = omit;
   }
 
-  /** Queues a fault for the next `times` chat completion requests (FIFO; each request consumes one). */
-  injectFault(fault: Fault, times = 1): void {
-    this.controls.injectFault(fault, times);
+  /** Queues a fault for the next `times` requests (FIFO), with `model` only for requests for that model. */
+  injectFault(fault: Fault, times = 1, model?: string): void {
+    this.controls.injectFault(fault, times, model);
   }
 
   clearFaults(): void {
@@ -152,7 +152,7 @@ export class Simulator {
         this.log.settle(record, res.writableFinished ? 'completed' : 'aborted');
     });
 
-    const fault = this.controls.takeFault();
+    const fault = this.controls.takeFault(body.model);
     record.fault = fault;
     const requestId = { 'x-request-id': `req_${record.id.slice('chatcmpl-'.length)}` };
     switch (fault?.type) {

@@ -57,6 +57,8 @@ export const conversations = pgTable(
     reasoningEffort: text('reasoning_effort', {
       enum: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'],
     }),
+    /** Tried in order when the model fails in a way another could answer; null: FALLBACK_MODELS' list. */
+    fallbackModels: text('fallback_models').array(),
     systemPrompt: text('system_prompt'),
     /** Highest message seq handed out; bumped atomically so concurrent writers never collide. */
     lastSeq: integer('last_seq').notNull().default(0),
@@ -129,6 +131,8 @@ export type CompletionErrorRecord = {
   /** BUDGET_EXCEEDED: when the budget resets (ISO 8601). */
   resetsAt?: string | null;
 };
+/** One model a completion asked, in order, with the error it failed with (null: it answered). */
+export type CompletionAttemptRecord = { model: string; error: CompletionErrorRecord | null };
 
 export const completions = pgTable(
   'completions',
@@ -154,6 +158,8 @@ export const completions = pgTable(
     latencyMs: integer('latency_ms'),
     timeToFirstTokenMs: integer('time_to_first_token_ms'),
     error: jsonb('error').$type<CompletionErrorRecord>(),
+    /** The models asked, in order: more than one when a model failed and a fallback model was tried. */
+    attempts: jsonb('attempts').$type<CompletionAttemptRecord[]>().notNull().default([]),
     /** A structured-output reply (responseFormat JSON_OBJECT or JSON_SCHEMA) parsed and validated. */
     parsed: jsonb('parsed').$type<unknown>(),
     idempotencyKey: text('idempotency_key'),

@@ -27,6 +27,17 @@ export interface ModelInfo {
   tokenLimitParameter?: TokenLimitParameter;
 }
 
+export const MODEL_NAME_MAX_LENGTH = 128;
+/** Covers OpenAI ids, Ollama tags (`llama3.1:8b`) and Hugging Face names (`meta-llama/Llama-3.1-8B-Instruct`). */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
+
+/** What a model name may look like (whether the model is on offer is the table's `accepts`). */
+export const modelNameSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MODEL_NAME_MAX_LENGTH, `must be at most ${MODEL_NAME_MAX_LENGTH} characters`)
+  .regex(MODEL_NAME, { message: 'may contain only letters, digits and . _ : / @ + -', abort: true });
+
 /** One entry of `MODEL_TABLE_JSON`; config validates with it before handing entries to `ModelTable`. */
 export const modelInfoSchema = z.object({
   id: z.string().min(1),

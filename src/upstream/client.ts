@@ -222,6 +222,13 @@ export function toAppError(error: unknown, apiKey: string): unknown {
   if (error instanceof OpenAI.APIConnectionError) {
     return new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, `The model API connection failed: ${error.message}`);
   }
+  if (error instanceof OpenAI.BadRequestError && error.code === 'context_length_exceeded') {
+    // Our count fitted the context to the window the model table gives; the upstream knows the model better.
+    return new AppError(
+      ErrorCode.CONTEXT_TOO_LONG,
+      `The model API refused the context as too long for the model: ${upstreamErrorDetail(error, apiKey)}`,
+    );
+  }
   if (error instanceof OpenAI.APIError) {
     const detail = upstreamErrorDetail(error, apiKey);
     return error.status !== undefined && !isRetryable(error)

@@ -1,4 +1,4 @@
-import { costUsd, type ModelInfo, type TokenCounter, type ToolCallLike } from '../tokens/index.js';
+import type { TokenCounter, ToolCallLike } from '../tokens/index.js';
 import type { Usage } from './types.js';
 
 /** The part of an upstream delta the meter reads (the OpenAI service's UpstreamDelta fits it). */
@@ -79,13 +79,16 @@ export function addUsage(total: Usage, step: Usage): Usage {
   };
 }
 
-/** A usage as the columns every usage-bearing row stores: tokens, whether estimated, and the cost. */
-export function usageColumns(model: ModelInfo, usage: Usage) {
+/**
+ * A usage as the columns every usage-bearing row stores: tokens, whether estimated, and the cost (each request
+ * priced at its own model's rates: a completion that fell back asked several models).
+ */
+export function usageColumns(usage: Usage, costUsd: number) {
   return {
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
     reasoningTokens: usage.reasoningTokens ?? 0,
     usageEstimated: usage.estimated ?? false,
-    costUsd: costUsd(model, usage),
+    costUsd,
   };
 }

@@ -15,6 +15,16 @@ describe('simulator control API over HTTP', () => {
     await expect(ctx.client.chat.completions.create(request)).resolves.toBeDefined();
   });
 
+  it('injects a fault for one model with POST /_simulator/faults', async () => {
+    await new SimulatorClient(ctx.sim.url).injectFault({ type: 'server_error' }, 1, 'gpt-4o');
+    await expect(
+      ctx.client.chat.completions.create({ ...request, model: 'gpt-4o-mini' }),
+    ).resolves.toBeDefined();
+    await expect(ctx.client.chat.completions.create(request)).rejects.toBeInstanceOf(
+      OpenAI.InternalServerError,
+    );
+  });
+
   it('clears faults with DELETE /_simulator/faults', async () => {
     const control = new SimulatorClient(ctx.sim.url);
     await control.injectFault({ type: 'server_error' });

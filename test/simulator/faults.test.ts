@@ -57,6 +57,21 @@ describe('simulator faults', () => {
     ]);
   });
 
+  it('gives a fault for one model only to requests for that model, in order with the others', async () => {
+    ctx.sim.injectFault({ type: 'server_error', status: 503 }, 1, 'gpt-4o');
+    ctx.sim.injectFault({ type: 'bad_request' });
+    const outcome = (model: string) =>
+      ctx.client.chat.completions.create({ ...request, model }).then(
+        () => 'ok',
+        (e: APIError) => e.status,
+      );
+    expect([await outcome('gpt-4o-mini'), await outcome('gpt-4o-mini'), await outcome('gpt-4o')]).toEqual([
+      400,
+      'ok',
+      503,
+    ]);
+  });
+
   it('drops queued faults on clearFaults', async () => {
     ctx.sim.injectFault({ type: 'server_error' }, 3);
     ctx.sim.clearFaults();
