@@ -20,6 +20,7 @@ import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from
 import { ClientLimits, openLimitStores, systemClock } from './limits/index.js';
 import { createFileLogger, createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { Tracing } from './observability/tracing.js';
 import { UsageService } from './observability/usage.js';
 import { schema } from './schema/index.js';
 import { createHttpServer } from './server/http.js';
@@ -93,6 +94,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock: systemClock,
   });
   const metrics = new Metrics();
+  const tracing = config.tracing ? Tracing.start(config.tracing, logger) : Tracing.off();
   const logFile = config.LOG_FILE ? createFileLogger(config.LOG_FILE, config.LOG_LEVEL) : null;
   const conversations = new ConversationStore(database.db, tokens);
   const transport = openEventTransport(redis, config.REDIS_KEY_PREFIX, config.COMPLETION_EVENT_TTL_MS);
@@ -239,6 +241,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     settingsSchema: modelSettings,
     defaultSettings: defaultSettings(config),
     metrics,
+    tracing,
     usage: new UsageService(database.db),
     clientLimits: new ClientLimits({
       buckets: limitStores.buckets,
@@ -286,6 +289,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await database.close();
       await redis?.quit();
       logFile?.close();
+      await tracing.shutdown();
     },
   };
 }

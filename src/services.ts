@@ -7,6 +7,7 @@ import type { ConversationStore } from './conversations/store.js';
 import type { FunctionService } from './functions/index.js';
 import type { ClientLimits } from './limits/index.js';
 import type { Metrics } from './observability/metrics.js';
+import type { Tracing } from './observability/tracing.js';
 import type { UsageService } from './observability/usage.js';
 import type { ShoppingService } from './shopping/index.js';
 import type { Database } from './storage/db.js';
@@ -28,6 +29,7 @@ export interface Services {
   settingsSchema: ReturnType<typeof settingsSchema>;
   defaultSettings: ConversationSettings;
   metrics: Metrics;
+  tracing: Tracing;
   usage: UsageService;
   clientLimits: ClientLimits;
 }

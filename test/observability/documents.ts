@@ -56,3 +56,14 @@ export const MeteredTotals = graphql(`
     usage { completions total { promptTokens completionTokens totalTokens costUsd estimated } }
   }
 `);
+
+export const TracedChat = graphql(`
+  subscription TracedChat($input: SendMessageInput!) {
+    chat(input: $input) {
+      __typename
+      completionId
+      ... on FunctionExecuted { execution { functionName status toolCallId } }
+      ... on CompletionDone { finishReason }
+    }
+  }
+`);
