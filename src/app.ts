@@ -107,11 +107,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const functions = new FunctionService({
     store: new FunctionStore(database.db),
     validator: new ArgumentValidator(config.FUNCTION_MAX_ARGUMENT_BYTES),
-    webhooks: new WebhookCaller(config.FUNCTION_WEBHOOK_ALLOWLIST, config.FUNCTION_MAX_RESULT_BYTES),
+    webhooks: new WebhookCaller(config.FUNCTION_WEBHOOK_ALLOWLIST, config.FUNCTION_MAX_RESULT_BYTES, tracing),
     timeoutMs: config.FUNCTION_TIMEOUT_MS,
     maxResultBytes: config.FUNCTION_MAX_RESULT_BYTES,
     logger,
     metrics,
+    tracing,
   });
   const openai = new OpenAIService({
     monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
@@ -159,7 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     openai,
     summaryRequests: new SummaryRequestStore(database.db, models),
   });
-  const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer });
+  const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer, tracing });
   const runs = new RunRegistry(eventLog);
   const runner = new CompletionRunner({
     conversations,

@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { ContextManager } from '../conversations/context.js';
 import type { ConversationSettings } from '../conversations/settings.js';
 import type { ConversationStore, NewMessage } from '../conversations/store.js';
@@ -228,7 +229,7 @@ export class CompletionRunner {
           run.offer,
           call,
           completion.id,
-          run.signal,
+          { signal: run.signal, trace: ROOT_CONTEXT },
         );
         events.append(completion.id, { kind: 'functionExecuted', execution });
         return execution;

@@ -1,6 +1,9 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { trimmedAttributes, trimSpan } from '../observability/spans.js';
+import type { TraceContext, Tracing } from '../observability/tracing.js';
 import type { Db } from '../storage/db.js';
 import { type ConversationRow, type MessageRow, messages } from '../storage/schema.js';
 import type { ModelTable, TokenCounter, ToolDefinitionLike } from '../tokens/index.js';
@@ -33,10 +36,11 @@ export interface TrimResult {
   tokenCount: number;
 }
 
-/** What an operation needs to call the model (SUMMARIZE): the caller's abort signal and logger. */
+/** What an operation needs to call the model (SUMMARIZE): the caller's abort signal, logger and trace context. */
 export interface Caller {
   signal: AbortSignal;
   logger: Logger;
+  trace?: TraceContext;
 }
 
 interface ContextRow {
@@ -71,6 +75,7 @@ export class ContextManager {
       tokens: TokenCounter;
       models: ModelTable;
       summarizer: Summarizer;
+      tracing: Tracing;
     },
   ) {}
 
@@ -124,37 +129,37 @@ export class ContextManager {
     return { ...trimmed, toolTokens };
   }
 
-  /**
-   * Deletes the messages written before `before`, except system
-   * messages. A unit goes as a whole when its first message is older, so no tool result outlives its call.
-   */
+  /** Deletes the messages written before `before`, except system messages (see deleteUnitsBefore). */
   async clearMessagesBefore(ownerId: string, conversationId: string, before: Date): Promise<number> {
     const conversation = await this.deps.conversations.get(ownerId, conversationId);
-    // In write order every tool result follows its call, so a row's unit head is the last non-tool row so far.
-    const deleted = await this.deps.db
-      .delete(messages)
-      .where(
-        sql`${messages.id} in (
-          select unit.id from (
-            select id, role, created_at,
-              max(case when role <> 'tool' then seq end) over (order by seq rows unbounded preceding) as head_seq
-            from messages where conversation_id = ${conversation.id}
-          ) unit
-          left join messages head on head.conversation_id = ${conversation.id} and head.seq = unit.head_seq
-          where coalesce(head.created_at, unit.created_at) < ${before.toISOString()}
-            and coalesce(head.role, unit.role) <> 'system'
-        )`,
-      )
-      .returning({ id: messages.id });
-    return deleted.length;
+    return this.deps.conversations.deleteUnitsBefore(conversation.id, before);
   }
 
-  private async trim(
+  /** A trim in its `trim_context` span, which holds the SUMMARIZE model request if there is one. */
+  private trim(
     conversation: ConversationRow,
     limit: number,
     strategy: ContextStrategy,
     caller: Caller,
     limitDescription: string,
+  ): Promise<TrimResult> {
+    const start = trimSpan(conversation.id, strategy, limit);
+    return this.deps.tracing.inSpan(start, caller.trace ?? ROOT_CONTEXT, async (span, trace) => {
+      const trimmed = await this.trimWithin(conversation, limit, strategy, limitDescription, {
+        ...caller,
+        trace,
+      });
+      span.setAttributes(trimmedAttributes(trimmed));
+      return trimmed;
+    });
+  }
+
+  private async trimWithin(
+    conversation: ConversationRow,
+    limit: number,
+    strategy: ContextStrategy,
+    limitDescription: string,
+    caller: Caller,
   ): Promise<TrimResult> {
     const totals = await this.deps.conversations.contextTotals(conversation.id);
     const { tokenCount } = totals;

@@ -158,6 +158,30 @@ export class ConversationStore {
       .where(sql`${messages.id} = any(${sql.param(ids)}::text[])`);
   }
 
+  /**
+   * Deletes the messages written before `before`, except system messages, a unit (a message and the tool results
+   * after it) as a whole when its first message is older, so no tool result outlives its call.
+   */
+  async deleteUnitsBefore(conversationId: string, before: Date): Promise<number> {
+    // In write order every tool result follows its call, so a row's unit head is the last non-tool row so far.
+    const deleted = await this.db
+      .delete(messages)
+      .where(
+        sql`${messages.id} in (
+          select unit.id from (
+            select id, role, created_at,
+              max(case when role <> 'tool' then seq end) over (order by seq rows unbounded preceding) as head_seq
+            from messages where conversation_id = ${conversationId}
+          ) unit
+          left join messages head on head.conversation_id = ${conversationId} and head.seq = unit.head_seq
+          where coalesce(head.created_at, unit.created_at) < ${before.toISOString()}
+            and coalesce(head.role, unit.role) <> 'system'
+        )`,
+      )
+      .returning({ id: messages.id });
+    return deleted.length;
+  }
+
   private async insert(
     tx: Pick<Db, 'with'>,
     conversation: Pick<ConversationRow, 'id' | 'model'>,

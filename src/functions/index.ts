@@ -1,15 +1,13 @@
 export { ArgumentValidator, forbiddenKey } from './arguments.js';
-export {
-  type BuiltinFunction,
-  type ExecutionRequest,
-  FUNCTION_NAME,
-  type FunctionCallChoice,
-  type FunctionCallMode,
-  type FunctionContext,
-  FunctionService,
-  type ToolCall,
-  type ToolOffer,
-  toolMessageContent,
-} from './service.js';
+export { FUNCTION_NAME, FunctionService, toolMessageContent } from './service.js';
 export { type FunctionStats, FunctionStore } from './store.js';
+export type {
+  BuiltinFunction,
+  ExecutionRequest,
+  FunctionCallChoice,
+  FunctionCallMode,
+  FunctionContext,
+  ToolCall,
+  ToolOffer,
+} from './types.js';
 export { WebhookCaller } from './webhook.js';

@@ -1,69 +1,26 @@
-import type { ChatCompletionTool, ChatCompletionToolChoiceOption } from 'openai/resources/chat/completions';
+import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { recordExecution, toolSpan } from '../observability/spans.js';
+import type { TraceContext, Tracing } from '../observability/tracing.js';
 import type { FunctionDefinitionRow, FunctionExecutionRow } from '../storage/schema.js';
 import { parseInput } from '../validation.js';
 import type { ArgumentValidator } from './arguments.js';
 import type { ExecutionFilter, FunctionStats, FunctionStore } from './store.js';
+import type {
+  BuiltinFunction,
+  ExecutionRequest,
+  FunctionCallChoice,
+  FunctionContext,
+  ToolCall,
+  ToolOffer,
+  WebhookFunctionInput,
+} from './types.js';
 import type { WebhookCaller } from './webhook.js';
 
 export const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-
-export interface FunctionContext {
-  ownerId: string;
-  /** Aborted on timeout or when the completion is cancelled. */
-  signal: AbortSignal;
-}
-
-/** A function whose handler is code, registered at start. */
-export interface BuiltinFunction {
-  name: string;
-  description: string;
-  parameters: Record<string, unknown>;
-  handler: (args: Record<string, unknown>, context: FunctionContext) => Promise<unknown>;
-}
-
-export interface WebhookFunctionInput {
-  name: string;
-  description: string;
-  parameters?: unknown;
-  webhookUrl: string;
-}
-
-export interface ExecutionRequest {
-  ownerId: string;
-  functionName: string;
-  /** Undefined when the model called a function it was not offered. */
-  function: FunctionDefinitionRow | undefined;
-  /** JSON text as the model wrote it, or a value (executeFunction). */
-  arguments: unknown;
-  completionId?: string | null;
-  toolCallId?: string | null;
-  signal?: AbortSignal;
-}
-
-export type FunctionCallMode = 'auto' | 'none' | 'required';
-
-/** SendMessageInput.functionCall: a mode, or a function the model must call. */
-export interface FunctionCallChoice {
-  mode?: FunctionCallMode | null;
-  name?: string | null;
-}
-
-/** What a completion offers the model: the functions, as `tools`, and the `tool_choice` of its first request. */
-export interface ToolOffer {
-  functions: FunctionDefinitionRow[];
-  tools: ChatCompletionTool[];
-  toolChoice: ChatCompletionToolChoiceOption | undefined;
-}
-
-export interface ToolCall {
-  id: string;
-  functionName: string;
-  arguments: string;
-}
 
 type Outcome = Pick<FunctionExecutionRow, 'arguments' | 'result' | 'error' | 'status'>;
 
@@ -92,6 +49,7 @@ export class FunctionService {
       maxResultBytes: number;
       logger: Logger;
       metrics: Metrics;
+      tracing: Tracing;
     },
   ) {}
 
@@ -185,7 +143,7 @@ export class FunctionService {
     offer: ToolOffer,
     call: ToolCall,
     completionId: string,
-    signal: AbortSignal,
+    caller: { signal: AbortSignal; trace: TraceContext },
   ): Promise<FunctionExecutionRow> {
     return this.execute({
       ownerId,
@@ -194,7 +152,7 @@ export class FunctionService {
       arguments: call.arguments,
       completionId,
       toolCallId: call.id,
-      signal,
+      ...caller,
     });
   }
 
@@ -203,13 +161,23 @@ export class FunctionService {
     ownerId: string,
     name: string,
     args: unknown,
-    signal: AbortSignal,
+    caller: { signal: AbortSignal; trace: TraceContext },
   ): Promise<FunctionExecutionRow> {
     const [definition] = await this.offer([name], 'input.name');
-    return this.execute({ ownerId, functionName: name, function: definition, arguments: args, signal });
+    return this.execute({ ownerId, functionName: name, function: definition, arguments: args, ...caller });
   }
 
-  async execute(request: ExecutionRequest): Promise<FunctionExecutionRow> {
+  /** Runs a function in its `execute_tool` span. */
+  execute(request: ExecutionRequest): Promise<FunctionExecutionRow> {
+    const { tracing } = this.deps;
+    return tracing.inSpan(toolSpan(request), request.trace, async (span, trace) => {
+      const execution = await this.executeWithin({ ...request, trace });
+      recordExecution(span, execution, tracing.captureContent);
+      return execution;
+    });
+  }
+
+  private async executeWithin(request: ExecutionRequest): Promise<FunctionExecutionRow> {
     const createdAt = new Date();
     const started = performance.now();
     const outcome = await this.outcome(request);
@@ -255,7 +223,8 @@ export class FunctionService {
       status: 'failed',
     });
     try {
-      const value = await untilAborted(this.handle(definition, checked.value, { ownerId, signal }), signal);
+      const context = { ownerId, signal, trace: request.trace };
+      const value = await untilAborted(this.handle(definition, checked.value, context), signal);
       const text = JSON.stringify(value ?? null);
       if (Buffer.byteLength(text) > this.deps.maxResultBytes)
         return failed(`result exceeds ${this.deps.maxResultBytes} bytes`);
@@ -275,7 +244,7 @@ export class FunctionService {
     context: FunctionContext,
   ): Promise<unknown> {
     if (definition.kind === 'webhook' && definition.webhookUrl)
-      return this.deps.webhooks.call(definition.webhookUrl, args, context.signal);
+      return this.deps.webhooks.call(definition.webhookUrl, args, context);
     const builtin = this.builtins.get(definition.name);
     if (!builtin)
       throw new AppError(ErrorCode.FUNCTION_FAILED, `${definition.name} has no handler on this instance`);

@@ -26,9 +26,10 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { TracingConfig } from '../config.js';
+import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from './logger.js';
 
 export type { Span, TraceContext };
@@ -87,6 +88,26 @@ export class Tracing {
   /** A span under `parent` (a context from operationContext, from `within`, or ROOT_CONTEXT). */
   startSpan(name: string, options: SpanOptions, parent: TraceContext): Span {
     return this.tracer ? this.tracer.startSpan(name, options, parent) : NOT_RECORDING;
+  }
+
+  /**
+   * Runs `work` in a span under `parent`, handing it the span and the context for its children; the span ends when
+   * `work` settles, failed with the error's code when it throws.
+   */
+  async inSpan<T>(
+    start: SpanStart,
+    parent: TraceContext,
+    work: (span: Span, trace: TraceContext) => Promise<T>,
+  ): Promise<T> {
+    const span = this.startSpan(start.name, start.options, parent);
+    try {
+      return await work(span, this.within(span, parent));
+    } catch (error) {
+      failSpan(span, errorType(error), undefined);
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** The context whose current span is `span`: the parent of the spans that `span` contains. */
@@ -170,6 +191,25 @@ export class Tracing {
       },
     };
   }
+}
+
+export interface SpanStart {
+  name: string;
+  options: SpanOptions;
+}
+
+/**
+ * Marks a span failed: error.type is the error code clients see (low cardinality, listed in errors.ts) or
+ * CANCELLED; the status description only when contents may be recorded, as a message can quote them.
+ */
+export function failSpan(span: Span, type: string, message: string | undefined): void {
+  span.setAttribute(ATTR_ERROR_TYPE, type);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+}
+
+/** An error's code as clients see it. */
+export function errorType(error: unknown): string {
+  return error instanceof AppError ? error.code : ErrorCode.INTERNAL_SERVER_ERROR;
 }
 
 /** Where a GraphQL operation's incoming trace context can be: Yoga's request, or graphql-ws's connection. */
