@@ -67,3 +67,33 @@ export const TracedChat = graphql(`
     }
   }
 `);
+
+export const TracedRegisterFunction = graphql(`
+  mutation TracedRegisterFunction($input: RegisterFunctionInput!) {
+    registerFunction(input: $input) { name }
+  }
+`);
+
+export const TracedExecuteFunction = graphql(`
+  mutation TracedExecuteFunction($input: ExecuteFunctionInput!) {
+    executeFunction(input: $input) { status }
+  }
+`);
+
+export const TracedConversation = graphql(`
+  mutation TracedConversation($input: CreateConversationInput!) {
+    createConversation(input: $input) { id }
+  }
+`);
+
+export const TracedAddMessage = graphql(`
+  mutation TracedAddMessage($input: AddMessageInput!) {
+    addMessage(input: $input) { id }
+  }
+`);
+
+export const TracedTrim = graphql(`
+  mutation TracedTrim($input: TrimContextInput!) {
+    trimContext(input: $input) { removedCount tokenCount }
+  }
+`);

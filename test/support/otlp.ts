@@ -71,12 +71,15 @@ export async function startOtlpReceiver() {
     endpoint: `http://127.0.0.1:${port}`,
     spans,
     exports,
-    /** The spans of one trace, once one named `rootName` and everything `complete` asks for have arrived. */
+    /**
+     * The spans of one trace, the one named `rootName` first, once everything `complete` asks for has arrived
+     * (the exporter sends spans as they end, so children come before their parents).
+     */
     trace: (rootName: string, complete: (trace: ReceivedSpan[]) => boolean) =>
       until(() => {
         for (const root of spans.filter((span) => span.name === rootName)) {
-          const trace = spans.filter((span) => span.traceId === root.traceId);
-          if (complete(trace)) return trace;
+          const trace = [root, ...spans.filter((span) => span.traceId === root.traceId && span !== root)];
+          if (complete(trace)) return trace as [ReceivedSpan, ...ReceivedSpan[]];
         }
         return undefined;
       }, `complete trace under ${rootName}`),
