@@ -115,7 +115,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     tracing,
   });
   const openai = new OpenAIService({
-    monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
+    monitor: new UpstreamMonitor({ metrics, models, tracing, file: logFile?.logger ?? null }),
     tokens,
     apiKey: upstream.apiKey,
     baseURL: upstream.baseURL,
@@ -188,6 +188,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     models,
     settingsSchema: modelSettings.partial(),
     structuredOutputs: new StructuredOutputs(),
+    tracing,
     lease,
     runs,
     runner,

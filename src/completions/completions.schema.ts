@@ -167,11 +167,20 @@ async function loadCompletion(context: Context, id: string): Promise<CompletionR
   return completion;
 }
 
-function startCompletion(context: Context, args: SendMessageArgs, options: Omit<StartOptions, 'logger'>) {
+function startCompletion(
+  context: Context,
+  args: SendMessageArgs,
+  options: Omit<StartOptions, 'logger' | 'trace'>,
+) {
   return context.services.completions.start(ownerId(context), sendRequest(args), {
     ...options,
-    logger: context.logger,
+    ...callerOf(context),
   });
+}
+
+/** The request's logger and the operation's trace context, which the completion run carries on. */
+function callerOf(context: Context): Pick<StartOptions, 'logger' | 'trace'> {
+  return { logger: context.logger, trace: context.services.tracing.operationContext(context) };
 }
 
 builder.queryFields((t) => ({
@@ -191,7 +200,7 @@ builder.mutationFields((t) => ({
       'upstream code; the completion and the user message stay stored.',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: (_root, args, context) =>
-      context.services.completions.complete(ownerId(context), sendRequest(args), context.logger),
+      context.services.completions.complete(ownerId(context), sendRequest(args), callerOf(context)),
   }),
   startCompletion: t.field({
     type: CompletionRef,

@@ -1,10 +1,10 @@
-import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { ContextManager } from '../conversations/context.js';
 import type { ConversationSettings } from '../conversations/settings.js';
 import type { ConversationStore, NewMessage } from '../conversations/store.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { type FunctionService, type ToolOffer, toolMessageContent } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { TraceContext } from '../observability/tracing.js';
 import type { Db } from '../storage/db.js';
 import type {
   CompletionErrorRecord,
@@ -178,7 +178,8 @@ export class CompletionRunner {
     const addStepUsage = (usage: Usage) => {
       progress.usage = addUsage(progress.usage, usage);
     };
-    for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger, addStepUsage)) {
+    const caller = { ...run, conversationId: run.conversation.id };
+    for await (const delta of openai.deltas(request, caller, addStepUsage)) {
       if (delta.type === 'content') {
         firstToken();
         run.content += delta.text;
@@ -229,7 +230,7 @@ export class CompletionRunner {
           run.offer,
           call,
           completion.id,
-          { signal: run.signal, trace: ROOT_CONTEXT },
+          run,
         );
         events.append(completion.id, { kind: 'functionExecuted', execution });
         return execution;
@@ -260,6 +261,8 @@ export interface CompletionRun {
   stream: boolean;
   signal: AbortSignal;
   logger: Logger;
+  /** The run's `invoke_agent` span: the parent of its model requests, context trims and function executions. */
+  trace: TraceContext;
   progress: { started: number; firstTokenMs: number | null; usage: Usage };
   /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */
   content: string;

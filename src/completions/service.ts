@@ -4,6 +4,8 @@ import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import { agentSpan, runAttributes } from '../observability/spans.js';
+import { failSpan, type TraceContext, type Tracing } from '../observability/tracing.js';
 import type { Db } from '../storage/db.js';
 import type { CompletionRow, ConversationRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
@@ -40,6 +42,8 @@ export interface StartOptions {
   cancelWhenUnwatched: boolean;
   /** The request's logger: the run's lines, its upstream calls' included, carry the request id. */
   logger: Logger;
+  /** The parent of the run's `invoke_agent` span: the GraphQL operation's. */
+  trace: TraceContext;
 }
 
 /**
@@ -60,6 +64,7 @@ export class CompletionService {
       models: ModelTable;
       settingsSchema: z.ZodType<Partial<ConversationSettings>>;
       structuredOutputs: StructuredOutputs;
+      tracing: Tracing;
       lease: Lease;
       runs: RunRegistry;
       runner: CompletionRunner;
@@ -116,6 +121,7 @@ export class CompletionService {
       stream: options.stream,
       signal: controller.signal,
       logger: options.logger.child({ completionId: row.id }),
+      trace: options.trace,
       progress: {
         started: performance.now(),
         firstTokenMs: null,
@@ -128,7 +134,15 @@ export class CompletionService {
       cancelWhenUnwatched: options.cancelWhenUnwatched,
       content: () => run.content,
     };
-    this.deps.runs.add(row.id, handle, this.deps.runner.run(run));
+    const span = agentSpan(settings.model, conversation.id, row.id);
+    const done = this.deps.tracing.inSpan(span, options.trace, async (span, trace) => {
+      run.trace = trace;
+      const finished = await this.deps.runner.run(run);
+      span.setAttributes(runAttributes(finished));
+      if (finished.status !== 'completed') failSpan(span, finished.error?.code ?? finished.status, undefined);
+      return finished;
+    });
+    this.deps.runs.add(row.id, handle, done);
     return row;
   }
 
@@ -136,8 +150,16 @@ export class CompletionService {
    * Runs a completion to its end without streaming (`sendMessage`, the shopping assistant): its row once
    * COMPLETED, or its stored error, with the upstream code, as an AppError.
    */
-  async complete(ownerId: string, input: SendMessageInput, logger: Logger): Promise<CompletionRow> {
-    const started = await this.start(ownerId, input, { stream: false, cancelWhenUnwatched: false, logger });
+  async complete(
+    ownerId: string,
+    input: SendMessageInput,
+    caller: Pick<StartOptions, 'logger' | 'trace'>,
+  ): Promise<CompletionRow> {
+    const started = await this.start(ownerId, input, {
+      stream: false,
+      cancelWhenUnwatched: false,
+      ...caller,
+    });
     const completion = await this.finished(started);
     if (completion.status === 'completed') return completion;
     const error = completion.error;

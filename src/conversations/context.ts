@@ -1,4 +1,3 @@
-import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,7 +39,7 @@ export interface TrimResult {
 export interface Caller {
   signal: AbortSignal;
   logger: Logger;
-  trace?: TraceContext;
+  trace: TraceContext;
 }
 
 interface ContextRow {
@@ -144,7 +143,7 @@ export class ContextManager {
     limitDescription: string,
   ): Promise<TrimResult> {
     const start = trimSpan(conversation.id, strategy, limit);
-    return this.deps.tracing.inSpan(start, caller.trace ?? ROOT_CONTEXT, async (span, trace) => {
+    return this.deps.tracing.inSpan(start, caller.trace, async (span, trace) => {
       const trimmed = await this.trimWithin(conversation, limit, strategy, limitDescription, {
         ...caller,
         trace,

@@ -1,5 +1,6 @@
 import { asc, sql } from 'drizzle-orm';
 import type { Logger } from '../observability/logger.js';
+import type { TraceContext } from '../observability/tracing.js';
 import type { Db } from '../storage/db.js';
 import { type ConversationRow, type MessageRow, messages } from '../storage/schema.js';
 import type { ModelTable, TokenCounter } from '../tokens/index.js';
@@ -33,7 +34,7 @@ export class Summarizer {
     conversation: ConversationRow,
     spanIds: string[],
     maxTokens: number,
-    caller: { signal: AbortSignal; logger: Logger },
+    caller: { signal: AbortSignal; logger: Logger; trace: TraceContext },
   ): Promise<string> {
     const rows = await this.deps.db
       .select()
@@ -60,7 +61,8 @@ export class Summarizer {
     let text = '';
     let usage: Usage | undefined;
     try {
-      const deltas = this.deps.openai.deltas(request, false, caller.signal, caller.logger, (used) => {
+      const call = { ...caller, stream: false, conversationId: conversation.id };
+      const deltas = this.deps.openai.deltas(request, call, (used) => {
         usage = used;
       });
       for await (const delta of deltas) if (delta.type === 'content') text += delta.text;

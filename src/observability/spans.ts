@@ -100,6 +100,19 @@ export function agentSpan(model: string, conversationId: string, completionId: s
   };
 }
 
+/** What a finished run used, as the conventions count it, and what it answered with. */
+export function runAttributes(run: {
+  promptTokens: number;
+  completionTokens: number;
+  finishReason: string | null;
+}): Attributes {
+  return {
+    'gen_ai.usage.input_tokens': run.promptTokens,
+    'gen_ai.usage.output_tokens': run.completionTokens,
+    'gen_ai.response.finish_reasons': run.finishReason ? [run.finishReason] : undefined,
+  };
+}
+
 /** One function execution; `function` tools are run by the platform on the model's request. */
 export function toolSpan(execution: {
   functionName: string;

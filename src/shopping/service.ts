@@ -4,6 +4,7 @@ import type { ConversationStore } from '../conversations/store.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { TraceContext } from '../observability/tracing.js';
 import type { NewestFirstCursor } from '../storage/newest-first.js';
 import type { CompletionRow, SpendingRuleRow, TransactionRow } from '../storage/schema.js';
 import { parseInput, withoutNullish } from '../validation.js';
@@ -100,10 +101,11 @@ export class ShoppingService {
    * transaction is stored with the decision. The rule check is repeated under the owner's lock as the row is
    * written, so two concurrent purchases cannot both spend the last of a budget.
    */
-  async processTransaction(ownerId: string, input: unknown): Promise<TransactionRow> {
+  /** `trace`: the operation's trace context, the parent of the model run's span. */
+  async processTransaction(ownerId: string, input: unknown, trace: TraceContext): Promise<TransactionRow> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
-    const completion = await this.ask(ownerId, {
+    const completion = await this.ask(ownerId, trace, {
       title: `Purchase: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: SHOPPING_ASSISTANT_PROMPT,
       content:
@@ -140,14 +142,14 @@ export class ShoppingService {
   }
 
   /** Risk signals computed here, and the model's analysis of them (asked as a risk analyst). */
-  async analyzeRisk(ownerId: string, input: unknown): Promise<RiskAnalysis> {
+  async analyzeRisk(ownerId: string, input: unknown, trace: TraceContext): Promise<RiskAnalysis> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
     const assessment = await this.risk(ownerId, transaction);
     const signals = assessment.signals.map(
       (signal) => `- ${signal.kind}: ${signal.triggered ? 'TRIGGERED' : 'clear'} (${signal.detail})`,
     );
-    const completion = await this.ask(ownerId, {
+    const completion = await this.ask(ownerId, trace, {
       title: `Risk: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: RISK_ANALYST_PROMPT,
       content: [
@@ -185,6 +187,7 @@ export class ShoppingService {
   /** Runs one completion in a new conversation of the owner's (kept, like any other) and waits for its end. */
   private async ask(
     ownerId: string,
+    trace: TraceContext,
     question: { title: string; systemPrompt: string } & Pick<
       SendMessageInput,
       'content' | 'functions' | 'functionCall'
@@ -197,7 +200,7 @@ export class ShoppingService {
       systemPrompt,
       settings: defaultSettings,
     });
-    return completions.complete(ownerId, { conversationId: conversation.id, ...message }, logger);
+    return completions.complete(ownerId, { conversationId: conversation.id, ...message }, { logger, trace });
   }
 }
 

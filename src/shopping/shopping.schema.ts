@@ -158,13 +158,22 @@ builder.mutationFields((t) => ({
       'with its decision (APPROVED or DECLINED with the violations).',
     args: { input: t.arg({ type: ProcessTransactionInput, required: true }) },
     resolve: (_root, args, context) =>
-      context.services.shopping.processTransaction(ownerId(context), args.input),
+      context.services.shopping.processTransaction(
+        ownerId(context),
+        args.input,
+        context.services.tracing.operationContext(context),
+      ),
   }),
   analyzeRisk: t.field({
     type: RiskAnalysisRef,
     description: 'Risk signals and score computed from your history, with the model analysis of them.',
     args: { input: t.arg({ type: AnalyzeRiskInput, required: true }) },
-    resolve: (_root, args, context) => context.services.shopping.analyzeRisk(ownerId(context), args.input),
+    resolve: (_root, args, context) =>
+      context.services.shopping.analyzeRisk(
+        ownerId(context),
+        args.input,
+        context.services.tracing.operationContext(context),
+      ),
   }),
 }));
 

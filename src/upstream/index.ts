@@ -6,6 +6,6 @@ export { UpstreamModels } from './models.js';
 export { UpstreamMonitor } from './monitor.js';
 export { ResponseCache } from './response-cache.js';
 export { isRetryable, RetryPolicy, retryAfterSeconds } from './retry.js';
-export type { ChatRequest, UpstreamDelta, Usage } from './types.js';
+export type { ChatRequest, UpstreamCaller, UpstreamDelta, Usage } from './types.js';
 export { type RateLimits, type Reservation, UpstreamLimiter } from './upstream-limiter.js';
 export { addUsage, UsageMeter, usageColumns } from './usage-meter.js';

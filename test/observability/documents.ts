@@ -97,3 +97,13 @@ export const TracedTrim = graphql(`
     trimContext(input: $input) { removedCount tokenCount }
   }
 `);
+
+export const TracedToolChat = graphql(`
+  subscription TracedToolChat($input: SendMessageInput!) {
+    chat(input: $input) {
+      __typename
+      ... on ToolCallDelta { toolCallId }
+      ... on CompletionDone { completion { id } usage { promptTokens completionTokens } }
+    }
+  }
+`);

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wsClient } from '../support/clients.js';
 import { childrenOf, type OtlpReceiver, startOtlpReceiver } from '../support/otlp.js';
@@ -11,6 +12,7 @@ import {
   TracedConversation,
   TracedExecuteFunction,
   TracedRegisterFunction,
+  TracedToolChat,
   TracedTrim,
   Viewer,
 } from './documents.js';
@@ -36,6 +38,44 @@ async function startHook() {
     calls,
     close: () => new Promise<void>((resolve) => hook.close(() => resolve())),
   };
+}
+
+/** A chat that calls validate_transaction once and then answers, over graphql-ws; its completion id and events. */
+async function chatWithOneToolCall(server: TestServer) {
+  const { createConversation } = await server.data(TracedConversation, { input: { title: 'traced' } });
+  const client = wsClient(server.wsUrl);
+  const events = await client
+    .subscribe(TracedToolChat, {
+      input: {
+        conversationId: createConversation.id,
+        content: 'Process a $100 purchase from Amazon',
+        functions: ['validate_transaction'],
+        functionCall: { name: 'validate_transaction' },
+      },
+    })
+    .all();
+  await client.close();
+  const done = events.find((event) => event.chat.__typename === 'CompletionDone')?.chat;
+  const toolCall = events.find((event) => event.chat.__typename === 'ToolCallDelta')?.chat;
+  if (done?.__typename !== 'CompletionDone' || toolCall?.__typename !== 'ToolCallDelta')
+    throw new Error(`unexpected events: ${JSON.stringify(events)}`);
+  return { conversationId: decodeGlobalID(createConversation.id).id, done, toolCallId: toolCall.toolCallId };
+}
+
+/** The spans of a chat with one tool call: operation, run, the two model requests and the execution. */
+async function toolChatTrace(receiver: OtlpReceiver, completionId: string) {
+  const trace = await receiver.trace('subscription.TracedToolChat', (spans) =>
+    spans.some(
+      (span) =>
+        span.name === 'invoke_agent' && span.attributes['agent_platform.completion.id'] === completionId,
+    ),
+  );
+  const [operation] = trace;
+  const [run] = childrenOf(trace, operation);
+  if (!run) throw new Error('no run span');
+  const chats = childrenOf(trace, run).filter((span) => span.name.startsWith('chat '));
+  const [tool] = childrenOf(trace, run).filter((span) => span.name.startsWith('execute_tool '));
+  return { operation, run, chats, tool };
 }
 
 describe('OpenTelemetry traces', () => {
@@ -132,5 +172,126 @@ describe('OpenTelemetry traces', () => {
       },
     });
     expect(trimContext.removedCount).toBeGreaterThan(0);
+  });
+
+  it('traces a chat with one tool call as operation, invoke_agent run, two chat requests and one execute_tool', async () => {
+    const { conversationId, done, toolCallId } = await chatWithOneToolCall(server);
+    const completionId = decodeGlobalID(done.completion.id).id;
+    const { operation, run, chats, tool } = await toolChatTrace(receiver, completionId);
+    expect(operation).toMatchObject({ name: 'subscription.TracedToolChat', kind: 2, parentSpanId: '' });
+    expect(run).toMatchObject({
+      name: 'invoke_agent',
+      kind: 1,
+      attributes: {
+        'gen_ai.operation.name': 'invoke_agent',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4.1-mini',
+        'gen_ai.conversation.id': conversationId,
+        'gen_ai.usage.input_tokens': done.usage.promptTokens,
+        'gen_ai.usage.output_tokens': done.usage.completionTokens,
+        'gen_ai.response.finish_reasons': ['stop'],
+      },
+      status: { code: 0 },
+    });
+    expect(tool).toMatchObject({
+      name: 'execute_tool validate_transaction',
+      attributes: { 'gen_ai.tool.name': 'validate_transaction', 'gen_ai.tool.call.id': toolCallId },
+    });
+    const simulator = new URL(server.simulator.url);
+    expect(chats).toHaveLength(2);
+    for (const chat of chats) {
+      expect(chat).toMatchObject({
+        name: 'chat gpt-4.1-mini',
+        kind: 3,
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.system': 'openai',
+          'gen_ai.request.model': 'gpt-4.1-mini',
+          'gen_ai.response.model': expect.stringMatching(/^gpt-4\.1-mini/),
+          'gen_ai.response.id': expect.any(String),
+          'gen_ai.request.max_tokens': 2000,
+          'gen_ai.request.temperature': 0.7,
+          'gen_ai.request.stream': true,
+          'gen_ai.conversation.id': conversationId,
+          'server.address': simulator.hostname,
+          'server.port': Number(simulator.port),
+        },
+      });
+    }
+    // The model asked for the call first, then answered with its result.
+    const byStart = chats.map((chat) => chat.attributes['gen_ai.response.finish_reasons']);
+    expect(byStart.sort()).toEqual([['stop'], ['tool_calls']]);
+    const sum = (key: string) => chats.reduce((total, chat) => total + Number(chat.attributes[key]), 0);
+    expect(sum('gen_ai.usage.input_tokens')).toBe(done.usage.promptTokens);
+    expect(sum('gen_ai.usage.output_tokens')).toBe(done.usage.completionTokens);
+  });
+
+  it('records no message contents, tool arguments or results by default', async () => {
+    const { done } = await chatWithOneToolCall(server);
+    const { chats, tool } = await toolChatTrace(receiver, decodeGlobalID(done.completion.id).id);
+    const recorded = [...chats, tool].flatMap((span) => Object.keys(span?.attributes ?? {}));
+    expect(recorded).not.toContain('gen_ai.input.messages');
+    expect(recorded).not.toContain('gen_ai.output.messages');
+    expect(recorded).not.toContain('gen_ai.tool.call.arguments');
+    expect(recorded).not.toContain('gen_ai.tool.call.result');
+    expect(JSON.stringify([...chats, tool])).not.toContain('Amazon');
+  });
+});
+
+describe('OpenTelemetry traces with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true', () => {
+  let receiver: OtlpReceiver;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    server = await startTestServer({
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_BSP_SCHEDULE_DELAY: '20',
+        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
+      },
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  it('records the messages sent and received, the tool arguments and the result', async () => {
+    const { done, toolCallId } = await chatWithOneToolCall(server);
+    const { chats, tool } = await toolChatTrace(receiver, decodeGlobalID(done.completion.id).id);
+    const first = chats.find(
+      (chat) => chat.attributes['gen_ai.response.finish_reasons']?.toString() === 'tool_calls',
+    );
+    const input = JSON.parse(String(first?.attributes['gen_ai.input.messages']));
+    expect(input.at(-1)).toEqual({
+      role: 'user',
+      parts: [{ type: 'text', content: 'Process a $100 purchase from Amazon' }],
+    });
+    const output = JSON.parse(String(first?.attributes['gen_ai.output.messages']));
+    expect(output).toEqual([
+      {
+        role: 'assistant',
+        parts: [
+          {
+            type: 'tool_call',
+            id: toolCallId,
+            name: 'validate_transaction',
+            arguments: { amount: 100, merchant: 'Amazon', currency: 'USD' },
+          },
+        ],
+        finish_reason: 'tool_calls',
+      },
+    ]);
+    // As the function got them: validated, with the schema's defaults filled in.
+    expect(JSON.parse(String(tool?.attributes['gen_ai.tool.call.arguments']))).toEqual({
+      amount: 100,
+      merchant: 'Amazon',
+      currency: 'USD',
+      category: 'general',
+    });
+    expect(JSON.parse(String(tool?.attributes['gen_ai.tool.call.result']))).toHaveProperty('approved');
   });
 });
