@@ -45,7 +45,7 @@ export function chatSpan(model: string, server: URL, conversationId: string | un
 }
 
 /** The request as sent (after the parameters the model does not take were left out). */
-export function chatRequestAttributes(params: ChatCompletionCreateParams): Attributes {
+export function chatRequestAttributes(params: ChatCompletionCreateParams, stream: boolean): Attributes {
   const format = params.response_format?.type;
   return {
     'gen_ai.request.max_tokens': params.max_completion_tokens ?? params.max_tokens ?? undefined,
@@ -53,7 +53,7 @@ export function chatRequestAttributes(params: ChatCompletionCreateParams): Attri
     'gen_ai.request.top_p': params.top_p ?? undefined,
     'gen_ai.request.frequency_penalty': params.frequency_penalty ?? undefined,
     'gen_ai.request.presence_penalty': params.presence_penalty ?? undefined,
-    'gen_ai.request.stream': params.stream || undefined,
+    'gen_ai.request.stream': stream || undefined,
     'gen_ai.output.type': format === 'json_schema' || format === 'json_object' ? 'json' : format && 'text',
     'openai.api.type': 'chat_completions',
   };

@@ -117,7 +117,7 @@ export class OpenAIService {
   ): AsyncGenerator<UpstreamDelta> {
     const params = toParams(request, this.parameters);
     const onRetry = () => call.retrying();
-    call.sent({ ...params, stream });
+    call.sent(params, stream);
     let settle: ((usedTokens: number | undefined) => Promise<void>) | undefined;
     try {
       if (!stream) {

@@ -163,8 +163,8 @@ export class UpstreamCall {
   }
 
   /** The request as it goes on the wire, once per call. */
-  sent(params: ChatCompletionCreateParams): void {
-    if (this.span.isRecording()) this.span.setAttributes(chatRequestAttributes(params));
+  sent(params: ChatCompletionCreateParams, stream: boolean): void {
+    if (this.span.isRecording()) this.span.setAttributes(chatRequestAttributes(params, stream));
   }
 
   saw(delta: UpstreamDelta): void {
@@ -221,6 +221,7 @@ export class UpstreamCall {
 
   private traced(status: string, usage: ObservedUsage | null | undefined): void {
     const { span, finish } = this;
+    if (!span.isRecording()) return; // off or sampled out: nothing to end
     span.setAttributes(chatResponseAttributes({ ...finish, finishReason: finish?.reason, usage }));
     if (this.captureContent && finish)
       span.setAttribute('gen_ai.output.messages', outputMessages(this.reply, this.toolCalls, finish.reason));
