@@ -295,3 +295,36 @@ describe('OpenTelemetry traces with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_C
     expect(JSON.parse(String(tool?.attributes['gen_ai.tool.call.result']))).toHaveProperty('approved');
   });
 });
+
+describe('OpenTelemetry traces with the default protocol', () => {
+  let receiver: OtlpReceiver;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    server = await startTestServer({
+      env: {
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.endpoint}/ingest/traces`,
+        OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20cGstbGY6c2stbGY=',
+        OTEL_BSP_SCHEDULE_DELAY: '20',
+      },
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    await receiver.close();
+  });
+
+  it('POSTs OTLP protobuf to the traces endpoint as given, with OTEL_EXPORTER_OTLP_HEADERS', async () => {
+    await server.data(Viewer, {});
+    const sent = await receiver.firstExport();
+    expect(sent).toMatchObject({
+      path: '/ingest/traces',
+      contentType: 'application/x-protobuf',
+      headers: { authorization: 'Basic cGstbGY6c2stbGY=' },
+    });
+    // Protobuf keeps strings as UTF-8 bytes: the span and service names are there as written.
+    expect(sent.body.includes('query.ObservabilityViewer')).toBe(true);
+    expect(sent.body.includes('agent-platform')).toBe(true);
+  });
+});

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A span as the receiver decoded it from an OTLP/HTTP JSON export. */
@@ -16,10 +16,11 @@ export interface ReceivedSpan {
   resource: Record<string, unknown>;
 }
 
-/** One POST the exporter made: its path, content type and body bytes. */
+/** One POST the exporter made: its path, content type, headers and body bytes. */
 export interface ReceivedExport {
   path: string;
   contentType: string;
+  headers: IncomingHttpHeaders;
   body: Buffer;
 }
 
@@ -35,7 +36,7 @@ export async function startOtlpReceiver() {
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
     const contentType = req.headers['content-type'] ?? '';
-    exports.push({ path: req.url ?? '', contentType, body });
+    exports.push({ path: req.url ?? '', contentType, headers: req.headers, body });
     if (contentType.startsWith('application/json')) spans.push(...decodeJsonExport(body));
     res.writeHead(200, { 'content-type': contentType || 'application/json' });
     res.end(contentType.startsWith('application/json') ? '{}' : '');
