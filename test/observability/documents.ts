@@ -57,47 +57,6 @@ export const MeteredTotals = graphql(`
   }
 `);
 
-export const TracedChat = graphql(`
-  subscription TracedChat($input: SendMessageInput!) {
-    chat(input: $input) {
-      __typename
-      completionId
-      ... on FunctionExecuted { execution { functionName status toolCallId } }
-      ... on CompletionDone { finishReason }
-    }
-  }
-`);
-
-export const TracedRegisterFunction = graphql(`
-  mutation TracedRegisterFunction($input: RegisterFunctionInput!) {
-    registerFunction(input: $input) { name }
-  }
-`);
-
-export const TracedExecuteFunction = graphql(`
-  mutation TracedExecuteFunction($input: ExecuteFunctionInput!) {
-    executeFunction(input: $input) { status }
-  }
-`);
-
-export const TracedConversation = graphql(`
-  mutation TracedConversation($input: CreateConversationInput!) {
-    createConversation(input: $input) { id }
-  }
-`);
-
-export const TracedAddMessage = graphql(`
-  mutation TracedAddMessage($input: AddMessageInput!) {
-    addMessage(input: $input) { id }
-  }
-`);
-
-export const TracedTrim = graphql(`
-  mutation TracedTrim($input: TrimContextInput!) {
-    trimContext(input: $input) { removedCount tokenCount }
-  }
-`);
-
 export const TracedToolChat = graphql(`
   subscription TracedToolChat($input: SendMessageInput!) {
     chat(input: $input) {

@@ -3,19 +3,14 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Env } from '../../src/config.js';
+import { TrimContext } from '../conversations/context-support.js';
+import { AddMessage } from '../conversations/documents.js';
+import { CreateToolConversation, ExecuteFunction, RegisterFunction } from '../functions/documents.js';
 import { wsClient } from '../support/clients.js';
 import { childrenOf, type OtlpReceiver, startOtlpReceiver } from '../support/otlp.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import {
-  TracedAddMessage,
-  TracedChat,
-  TracedConversation,
-  TracedExecuteFunction,
-  TracedRegisterFunction,
-  TracedToolChat,
-  TracedTrim,
-  Viewer,
-} from './documents.js';
+import { TracedToolChat, Viewer } from './documents.js';
 
 /** A caller's span: W3C trace context as a traced client sends it. */
 const CALLER = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
@@ -42,7 +37,7 @@ async function startHook() {
 
 /** A chat that calls validate_transaction once and then answers, over graphql-ws; its completion id and events. */
 async function chatWithOneToolCall(server: TestServer) {
-  const { createConversation } = await server.data(TracedConversation, { input: { title: 'traced' } });
+  const { createConversation } = await server.data(CreateToolConversation, { input: { title: 'traced' } });
   const client = wsClient(server.wsUrl);
   const events = await client
     .subscribe(TracedToolChat, {
@@ -78,28 +73,40 @@ async function toolChatTrace(receiver: OtlpReceiver, completionId: string) {
   return { operation, run, chats, tool };
 }
 
-describe('OpenTelemetry traces', () => {
-  let receiver: OtlpReceiver;
-  let server: TestServer;
-  let hook: Awaited<ReturnType<typeof startHook>>;
-
+/**
+ * For the tests of a describe block: an OTLP receiver and the real server exporting to it (OTLP/JSON unless `env`
+ * says otherwise, every 20 ms, so tests wait on data rather than on a timer).
+ */
+function tracedServer(env: (endpoint: string) => Partial<Record<keyof Env, string>>) {
+  const traced = {} as { receiver: OtlpReceiver; server: TestServer };
   beforeAll(async () => {
-    [receiver, hook] = await Promise.all([startOtlpReceiver(), startHook()]);
-    server = await startTestServer({
+    traced.receiver = await startOtlpReceiver();
+    traced.server = await startTestServer({
       env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        OTEL_EXPORTER_OTLP_ENDPOINT: traced.receiver.endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_BSP_SCHEDULE_DELAY: '20',
-        FUNCTION_WEBHOOK_ALLOWLIST: '127.0.0.1',
+        ...env(traced.receiver.endpoint),
       },
     });
   });
   afterAll(async () => {
-    await server.close();
-    await Promise.all([receiver.close(), hook.close()]);
+    await traced.server.close();
+    await traced.receiver.close();
   });
+  return traced;
+}
+
+describe('OpenTelemetry traces', () => {
+  const traced = tracedServer(() => ({ FUNCTION_WEBHOOK_ALLOWLIST: '127.0.0.1' }));
+  let hook: Awaited<ReturnType<typeof startHook>>;
+  beforeAll(async () => {
+    hook = await startHook();
+  });
+  afterAll(() => hook.close());
 
   it('traces a GraphQL operation as a server span of agent-platform, under the traceparent the client sent', async () => {
+    const { server, receiver } = traced;
     await server.data(Viewer, {}, { headers: { traceparent: TRACEPARENT } });
     const [operation] = await receiver.trace('query.ObservabilityViewer', (trace) => trace.length > 0);
     expect(operation).toMatchObject({
@@ -115,25 +122,30 @@ describe('OpenTelemetry traces', () => {
   });
 
   it('takes the traceparent of a graphql-ws operation from the connection params', async () => {
+    const { server, receiver } = traced;
     const client = wsClient(server.wsUrl, undefined, { traceparent: TRACEPARENT });
     await client
-      .subscribe(TracedChat, { input: { conversationId: 'nope', content: 'hi' } })
+      .subscribe(TracedToolChat, { input: { conversationId: 'nope', content: 'hi' } })
       .completed.catch(() => {});
     await client.close();
-    const [operation] = await receiver.trace('subscription.TracedChat', (trace) => trace.length > 0);
+    const [operation] = await receiver.trace(
+      'subscription.TracedToolChat',
+      ([root]) => root?.traceId === CALLER.traceId,
+    );
     expect(operation).toMatchObject({ traceId: CALLER.traceId, parentSpanId: CALLER.spanId });
   });
 
   it('runs a function in an execute_tool span whose traceparent the webhook call carries on', async () => {
+    const { server, receiver } = traced;
     const parameters = { type: 'object', properties: { item: { type: 'string' } }, required: ['item'] };
     const description = 'Place an order for an item';
-    await server.data(TracedRegisterFunction, {
+    await server.data(RegisterFunction, {
       input: { name: 'order_traced', description, parameters, webhookUrl: hook.url },
     });
-    await server.data(TracedExecuteFunction, {
+    await server.data(ExecuteFunction, {
       input: { name: 'order_traced', arguments: { item: 'book' } },
     });
-    const trace = await receiver.trace('mutation.TracedExecuteFunction', (spans) => spans.length >= 2);
+    const trace = await receiver.trace('mutation.ExecuteFunction', (spans) => spans.length >= 2);
     const [operation] = trace;
     const tool = trace.find((span) => span.name === 'execute_tool order_traced');
     expect(tool).toMatchObject({
@@ -150,15 +162,16 @@ describe('OpenTelemetry traces', () => {
   });
 
   it('traces a context trim with its strategy, limit and what it removed', async () => {
-    const { createConversation } = await server.data(TracedConversation, { input: { title: 'trim' } });
+    const { server, receiver } = traced;
+    const { createConversation } = await server.data(CreateToolConversation, { input: { title: 'trim' } });
     const conversationId = createConversation.id;
     for (const content of ['first question '.repeat(40), 'first answer '.repeat(40), 'second question']) {
-      await server.data(TracedAddMessage, { input: { conversationId, role: 'USER', content } });
+      await server.data(AddMessage, { input: { conversationId, role: 'USER', content } });
     }
-    const { trimContext } = await server.data(TracedTrim, {
+    const { trimContext } = await server.data(TrimContext, {
       input: { conversationId, maxTokens: 50, strategy: 'DROP_OLDEST' },
     });
-    const trace = await receiver.trace('mutation.TracedTrim', (spans) => spans.length >= 2);
+    const trace = await receiver.trace('mutation.TrimContext', (spans) => spans.length >= 2);
     const [operation] = trace;
     const [trim] = childrenOf(trace, operation);
     expect(trim).toMatchObject({
@@ -175,6 +188,7 @@ describe('OpenTelemetry traces', () => {
   });
 
   it('traces a chat with one tool call as operation, invoke_agent run, two chat requests and one execute_tool', async () => {
+    const { server, receiver } = traced;
     const { conversationId, done, toolCallId } = await chatWithOneToolCall(server);
     const completionId = decodeGlobalID(done.completion.id).id;
     const { operation, run, chats, tool } = await toolChatTrace(receiver, completionId);
@@ -228,6 +242,7 @@ describe('OpenTelemetry traces', () => {
   });
 
   it('records no message contents, tool arguments or results by default', async () => {
+    const { server, receiver } = traced;
     const { done } = await chatWithOneToolCall(server);
     const { chats, tool } = await toolChatTrace(receiver, decodeGlobalID(done.completion.id).id);
     const recorded = [...chats, tool].flatMap((span) => Object.keys(span?.attributes ?? {}));
@@ -240,26 +255,10 @@ describe('OpenTelemetry traces', () => {
 });
 
 describe('OpenTelemetry traces with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true', () => {
-  let receiver: OtlpReceiver;
-  let server: TestServer;
-
-  beforeAll(async () => {
-    receiver = await startOtlpReceiver();
-    server = await startTestServer({
-      env: {
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-        OTEL_BSP_SCHEDULE_DELAY: '20',
-        OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true',
-      },
-    });
-  });
-  afterAll(async () => {
-    await server.close();
-    await receiver.close();
-  });
+  const traced = tracedServer(() => ({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }));
 
   it('records the messages sent and received, the tool arguments and the result', async () => {
+    const { server, receiver } = traced;
     const { done, toolCallId } = await chatWithOneToolCall(server);
     const { chats, tool } = await toolChatTrace(receiver, decodeGlobalID(done.completion.id).id);
     const first = chats.find(
@@ -297,25 +296,14 @@ describe('OpenTelemetry traces with OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_C
 });
 
 describe('OpenTelemetry traces with the default protocol', () => {
-  let receiver: OtlpReceiver;
-  let server: TestServer;
-
-  beforeAll(async () => {
-    receiver = await startOtlpReceiver();
-    server = await startTestServer({
-      env: {
-        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.endpoint}/ingest/traces`,
-        OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20cGstbGY6c2stbGY=',
-        OTEL_BSP_SCHEDULE_DELAY: '20',
-      },
-    });
-  });
-  afterAll(async () => {
-    await server.close();
-    await receiver.close();
-  });
+  const traced = tracedServer((endpoint) => ({
+    OTEL_EXPORTER_OTLP_PROTOCOL: '',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${endpoint}/ingest/traces`,
+    OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20cGstbGY6c2stbGY=',
+  }));
 
   it('POSTs OTLP protobuf to the traces endpoint as given, with OTEL_EXPORTER_OTLP_HEADERS', async () => {
+    const { server, receiver } = traced;
     await server.data(Viewer, {});
     const sent = await receiver.firstExport();
     expect(sent).toMatchObject({
