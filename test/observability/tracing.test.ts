@@ -187,6 +187,34 @@ describe('OpenTelemetry traces', () => {
     expect(trimContext.removedCount).toBeGreaterThan(0);
   });
 
+  it("holds SUMMARIZE's own model request in the trim_context span", async () => {
+    const { server, receiver } = traced;
+    const { createConversation } = await server.data(CreateToolConversation, { input: { title: 'summary' } });
+    const conversationId = createConversation.id;
+    for (const content of [
+      'an old question '.repeat(200),
+      'an old answer '.repeat(200),
+      'the newest question',
+    ]) {
+      await server.data(AddMessage, { input: { conversationId, role: 'USER', content } });
+    }
+    const { trimContext } = await server.data(TrimContext, {
+      input: { conversationId, maxTokens: 700, strategy: 'SUMMARIZE' },
+    });
+    expect(trimContext.summary).not.toBeNull();
+    const trace = await receiver.trace('mutation.TrimContext', (spans) =>
+      spans.some((span) => span.name.startsWith('chat ')),
+    );
+    const [trim] = childrenOf(trace, trace[0]);
+    expect(trim?.attributes['agent_platform.context.summarized']).toBe(true);
+    expect(childrenOf(trace, trim ?? trace[0])).toEqual([
+      expect.objectContaining({
+        name: 'chat gpt-4.1-mini',
+        attributes: expect.objectContaining({ 'gen_ai.operation.name': 'chat' }),
+      }),
+    ]);
+  });
+
   it('traces a chat with one tool call as operation, invoke_agent run, two chat requests and one execute_tool', async () => {
     const { server, receiver } = traced;
     const { conversationId, done, toolCallId } = await chatWithOneToolCall(server);
