@@ -81,10 +81,6 @@ export class Tracing {
     return new Tracing(provider, config.captureContent);
   }
 
-  get enabled(): boolean {
-    return this.tracer !== null;
-  }
-
   /** A span under `parent` (a context from operationContext, from `within`, or ROOT_CONTEXT). */
   startSpan(name: string, options: SpanOptions, parent: TraceContext): Span {
     return this.tracer ? this.tracer.startSpan(name, options, parent) : NOT_RECORDING;
@@ -208,7 +204,7 @@ export function failSpan(span: Span, type: string, message: string | undefined):
 }
 
 /** An error's code as clients see it. */
-export function errorType(error: unknown): string {
+function errorType(error: unknown): string {
   return error instanceof AppError ? error.code : ErrorCode.INTERNAL_SERVER_ERROR;
 }
 
