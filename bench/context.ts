@@ -70,7 +70,7 @@ async function seedConversation(app: App, ownerId: string, size: number): Promis
   const { conversations, tokens, database } = app.services;
   const conversation = await conversations.create(ownerId, {
     systemPrompt: 'You are a meticulous travel assistant.',
-    settings: { ...app.services.defaultSettings, model: MODEL },
+    settings: { model: MODEL },
   });
   const rows: (typeof messages.$inferInsert)[] = [];
   for (let seq = 2; rows.length < size - 1; seq++) {

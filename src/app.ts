@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.js';
+import { BudgetService } from './budgets/index.js';
 import { CompletionEventLog } from './completions/events.js';
 import { LeaseKeeper } from './completions/leases.js';
 import { CompletionReplay } from './completions/replay.js';
@@ -12,12 +13,13 @@ import { StructuredOutputs } from './completions/structured-output.js';
 import { openEventTransport } from './completions/transport.js';
 import type { Config } from './config.js';
 import { ContextManager } from './conversations/context.js';
-import { defaultSettings, settingsSchema } from './conversations/settings.js';
+import { ConversationService } from './conversations/service.js';
+import { defaultSettings } from './conversations/settings.js';
 import { ConversationStore } from './conversations/store.js';
 import { Summarizer } from './conversations/summarizer.js';
 import { SummaryRequestStore } from './conversations/summary-requests.js';
-import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from './functions/index.js';
 import { ClientLimits, openLimitStores, systemClock } from './limits/index.js';
+import { createFunctionRegistry } from './mcp/registry.js';
 import { createFileLogger, createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { Tracing } from './observability/tracing.js';
@@ -95,6 +97,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const metrics = new Metrics();
   const tracing = config.tracing ? Tracing.start(config.tracing, logger) : Tracing.off();
+  const budgets = new BudgetService({
+    db: database.db,
+    principals,
+    spending: limitStores.spending,
+    models,
+    metrics,
+    clock: systemClock,
+  });
   const logFile = config.LOG_FILE ? createFileLogger(config.LOG_FILE, config.LOG_LEVEL) : null;
   const conversations = new ConversationStore(database.db, tokens);
   const transport = openEventTransport(redis, config.REDIS_KEY_PREFIX, config.COMPLETION_EVENT_TTL_MS);
@@ -103,13 +113,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const lease = { instanceId: randomUUID(), ms: config.COMPLETION_LEASE_MS };
   const completionStore = new CompletionStore(database.db);
-  const modelSettings = settingsSchema(models);
-  const functions = new FunctionService({
-    store: new FunctionStore(database.db),
-    validator: new ArgumentValidator(config.FUNCTION_MAX_ARGUMENT_BYTES),
-    webhooks: new WebhookCaller(config.FUNCTION_WEBHOOK_ALLOWLIST, config.FUNCTION_MAX_RESULT_BYTES, tracing),
-    timeoutMs: config.FUNCTION_TIMEOUT_MS,
-    maxResultBytes: config.FUNCTION_MAX_RESULT_BYTES,
+  const conversationService = new ConversationService({
+    store: conversations,
+    models,
+    defaults: defaultSettings(config),
+  });
+  const { functions, mcp } = createFunctionRegistry({
+    config,
+    db: database.db,
+    principals,
     logger,
     metrics,
     tracing,
@@ -144,6 +156,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ),
     ),
     cache: new ResponseCache(limitStores.cache, metrics),
+    budgets,
   });
   const upstreamModels = new UpstreamModels({
     models,
@@ -186,7 +199,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     events: eventLog,
     functions,
     models,
-    settingsSchema: modelSettings.partial(),
+    settings: conversationService,
     structuredOutputs: new StructuredOutputs(),
     tracing,
     lease,
@@ -215,10 +228,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const shopping = new ShoppingService({
     store: new ShoppingStore(database.db),
-    conversations,
+    conversations: conversationService,
     completions,
     functions,
-    defaultSettings: defaultSettings(config),
     highRiskMerchants: config.HIGH_RISK_MERCHANTS,
     riskVelocity: {
       maxTransactions: config.RISK_VELOCITY_MAX_TRANSACTIONS,
@@ -227,6 +239,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
   });
   for (const builtin of shoppingFunctions(shopping)) await functions.registerBuiltin(builtin);
+  await mcp.start();
 
   const services: Services = {
     config,
@@ -235,13 +248,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     tokens,
     principals,
     authenticator: new Authenticator(principals, devPrincipal),
-    conversations,
+    budgets,
+    conversations: conversationService,
     context,
     completions,
     functions,
+    mcp,
     shopping,
-    settingsSchema: modelSettings,
-    defaultSettings: defaultSettings(config),
     metrics,
     tracing,
     usage: new UsageService(database.db),
@@ -282,6 +295,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await runs.drain(config.SHUTDOWN_GRACE_MS);
       leases.stop();
       upstreamModels.stop();
+      await mcp.close();
       logger.info('closing connections');
       await http.close(STREAM_SETTLE_MS);
       logger.info('closing storage');

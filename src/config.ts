@@ -215,6 +215,34 @@ export const envSchema = z.object({
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: captureContent,
 });
 
+/** Unset or blank: undefined; otherwise a number that `schema` accepts. */
+const optionalNumber = (schema: z.ZodNumber) =>
+  optionalString.pipe(z.coerce.number<string>().pipe(schema).optional());
+
+/**
+ * The variables of the simulator run alone (`npm run simulator`); README lists the same table. The server's
+ * embedded simulator reads none of them.
+ */
+export const simulatorEnvSchema = z
+  .object({
+    SIMULATOR_PORT: optionalNumber(z.number().int().min(0).max(65535)),
+    SIMULATOR_HOST: optionalString,
+    SIMULATOR_FIRST_TOKEN_MS: optionalNumber(z.number().nonnegative()),
+    SIMULATOR_CHUNK_DELAY_MS: optionalNumber(z.number().nonnegative()),
+    SIMULATOR_REPLY_WORDS: optionalNumber(z.number().int().nonnegative()),
+    SIMULATOR_OMIT_USAGE: optionalString.pipe(z.enum(['true', 'false', '1', '0']).optional()),
+  })
+  .transform((env) => ({
+    port: env.SIMULATOR_PORT ?? 4010,
+    host: env.SIMULATOR_HOST ?? '127.0.0.1',
+    firstTokenMs: env.SIMULATOR_FIRST_TOKEN_MS,
+    chunkDelayMs: env.SIMULATOR_CHUNK_DELAY_MS,
+    replyWords: env.SIMULATOR_REPLY_WORDS,
+    omitUsage: env.SIMULATOR_OMIT_USAGE === 'true' || env.SIMULATOR_OMIT_USAGE === '1',
+  }));
+
+export type SimulatorConfig = z.output<typeof simulatorEnvSchema>;
+
 export type Env = z.input<typeof envSchema>;
 export type Config = z.output<typeof envSchema> & {
   /** True when no API key is configured: every request acts as the local development principal. */
@@ -240,13 +268,17 @@ export interface TracingConfig {
 
 export class ConfigError extends Error {}
 
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = envSchema.safeParse(env);
+function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>): z.output<T> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
-  const config = parsed.data;
+  return parsed.data;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const config = parseEnv(envSchema, env);
   const devMode = config.API_KEYS.length === 0;
   if (devMode && !LOOPBACK_HOSTS.has(config.HOST)) {
     throw new ConfigError(
@@ -288,4 +320,8 @@ function tracingOf(config: z.output<typeof envSchema>): TracingConfig | null {
     batchDelayMs: config.OTEL_BSP_SCHEDULE_DELAY,
     captureContent: config.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
   };
+}
+
+export function loadSimulatorConfig(env: Record<string, string | undefined>): SimulatorConfig {
+  return parseEnv(simulatorEnvSchema, env);
 }

@@ -16,6 +16,8 @@ export const ErrorCode = {
   PERSISTED_DOCUMENT_REQUIRED: 'PERSISTED_DOCUMENT_REQUIRED',
   /** The reply did not parse or validate against the request's responseFormat (the reply is still stored). */
   INVALID_STRUCTURED_OUTPUT: 'INVALID_STRUCTURED_OUTPUT',
+  /** A budget cannot cover the request's estimated cost: nothing was sent (retryAfter, resetsAt: when it resets). */
+  BUDGET_EXCEEDED: 'BUDGET_EXCEEDED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -27,14 +29,21 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export class AppError extends GraphQLError {
   readonly code: ErrorCode;
   readonly retryAfter: number | undefined;
+  readonly resetsAt: Date | undefined;
 
-  constructor(code: ErrorCode, message: string, extra: { retryAfter?: number; field?: string } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { retryAfter?: number; field?: string; resetsAt?: Date } = {},
+  ) {
     const extensions: Record<string, unknown> = { code };
     if (extra.retryAfter !== undefined) extensions.retryAfter = extra.retryAfter;
     if (extra.field !== undefined) extensions.field = extra.field;
+    if (extra.resetsAt !== undefined) extensions.resetsAt = extra.resetsAt.toISOString();
     super(message, { extensions });
     this.code = code;
     this.retryAfter = extra.retryAfter;
+    this.resetsAt = extra.resetsAt;
   }
 }
 

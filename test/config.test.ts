@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, loadSimulatorConfig } from '../src/config.js';
 
 describe('configuration', () => {
   it('runs in development mode without keys on loopback', () => {
@@ -96,5 +96,40 @@ describe('configuration', () => {
       /OTEL_EXPORTER_OTLP_HEADERS/,
     );
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/grpc is not supported/);
+  });
+});
+
+describe('simulator configuration', () => {
+  it('listens on 127.0.0.1:4010 with no latency and usage sent when nothing is set', () => {
+    expect(loadSimulatorConfig({ SIMULATOR_PORT: '', SIMULATOR_HOST: ' ' })).toEqual({
+      port: 4010,
+      host: '127.0.0.1',
+      omitUsage: false,
+    });
+  });
+
+  it('reads port, host, latency, reply words and the usage switch', () => {
+    const config = loadSimulatorConfig({
+      SIMULATOR_PORT: '0',
+      SIMULATOR_HOST: '::1',
+      SIMULATOR_FIRST_TOKEN_MS: '250',
+      SIMULATOR_CHUNK_DELAY_MS: '2.5',
+      SIMULATOR_REPLY_WORDS: '50',
+      SIMULATOR_OMIT_USAGE: 'true',
+    });
+    expect(config).toEqual({
+      port: 0,
+      host: '::1',
+      firstTokenMs: 250,
+      chunkDelayMs: 2.5,
+      replyWords: 50,
+      omitUsage: true,
+    });
+  });
+
+  it('names the simulator variable that is wrong', () => {
+    expect(() => loadSimulatorConfig({ SIMULATOR_CHUNK_DELAY_MS: '-1' })).toThrow(/SIMULATOR_CHUNK_DELAY_MS/);
+    expect(() => loadSimulatorConfig({ SIMULATOR_PORT: 'http' })).toThrow(/SIMULATOR_PORT/);
+    expect(() => loadSimulatorConfig({ SIMULATOR_OMIT_USAGE: 'yes' })).toThrow(/SIMULATOR_OMIT_USAGE/);
   });
 });

@@ -1,7 +1,7 @@
 import { builder } from '../schema/builder.js';
 import type { ApiKeyInfo, Principal } from './principals.js';
 
-const PrincipalRef = builder.objectRef<Principal>('Principal').implement({
+export const PrincipalRef = builder.objectRef<Principal>('Principal').implement({
   description: 'Who is calling: the owner of an API key.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -24,7 +24,7 @@ const ApiKeySourceEnum = builder.enumType('ApiKeySource', {
   } as const,
 });
 
-const ApiKeyRef = builder.objectRef<ApiKeyInfo>('ApiKey').implement({
+export const ApiKeyRef = builder.objectRef<ApiKeyInfo>('ApiKey').implement({
   description: 'An API key as an admin sees it: never the key itself, which is stored only as a hash.',
   fields: (t) => ({
     id: t.exposeID('id'),

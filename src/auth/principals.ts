@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { and, desc, eq, notInArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, notInArray, type SQL } from 'drizzle-orm';
 import { AppError, ErrorCode, notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import { apiKeys, principals } from '../storage/schema.js';
@@ -8,6 +8,8 @@ export interface Principal {
   id: string;
   name: string;
   scopes: string[];
+  /** The key the request authenticated with: its budgets apply besides the principal's. Absent in dev mode. */
+  apiKeyId?: string;
 }
 
 /** What an admin sees of a key: never the key itself, which exists only as its hash. */
@@ -111,6 +113,15 @@ export class PrincipalStore {
     return { principal, key };
   }
 
+  /** The principal with that id or name, if any. */
+  async find(by: { id: string } | { name: string }): Promise<Principal | null> {
+    const [row] = await this.db
+      .select({ id: principals.id, name: principals.name, scopes: principals.scopes })
+      .from(principals)
+      .where('id' in by ? eq(principals.id, by.id) : eq(principals.name, by.name));
+    return row ?? null;
+  }
+
   /** Every key, newest first; or the one with `id`. */
   async listKeys(id?: string): Promise<ApiKeyInfo[]> {
     const rows = await this.db
@@ -129,6 +140,24 @@ export class PrincipalStore {
     }));
   }
 
+  /** The principals with these names (those that exist). */
+  byNames(names: readonly string[]): Promise<Principal[]> {
+    return this.select(inArray(principals.name, [...names]));
+  }
+
+  /** The principals with these ids (those that still exist). */
+  byIds(ids: readonly string[]): Promise<Principal[]> {
+    return this.select(inArray(principals.id, [...ids]));
+  }
+
+  private select(where: SQL): Promise<Principal[]> {
+    return this.db
+      .select({ id: principals.id, name: principals.name, scopes: principals.scopes })
+      .from(principals)
+      .where(where)
+      .orderBy(asc(principals.name));
+  }
+
   /** Deletes a key; its hash is returned so the caller can drop it from caches. */
   async revokeKey(id: string): Promise<{ info: ApiKeyInfo; keyHash: string }> {
     const [info] = await this.listKeys(id);
@@ -143,12 +172,9 @@ export class PrincipalStore {
       .update(apiKeys)
       .set({ lastUsedAt: new Date() })
       .where(eq(apiKeys.keyHash, hashKey(key)))
-      .returning({ principalId: apiKeys.principalId });
+      .returning({ principalId: apiKeys.principalId, apiKeyId: apiKeys.id });
     if (!used) return null;
-    const [row] = await this.db
-      .select({ id: principals.id, name: principals.name, scopes: principals.scopes })
-      .from(principals)
-      .where(eq(principals.id, used.principalId));
-    return row ?? null;
+    const principal = await this.find({ id: used.principalId });
+    return principal && { ...principal, apiKeyId: used.apiKeyId };
   }
 }

@@ -2,7 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { ConversationRef, MessageRef } from '../conversations/conversations.schema.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { FunctionExecutionRef } from '../functions/functions.schema.js';
-import { builder, type Context, ownerId } from '../schema/builder.js';
+import { apiKeyIdOf, builder, type Context, ownerId } from '../schema/builder.js';
 import { decodeId } from '../schema/ids.js';
 import type { CompletionErrorRecord, CompletionRow } from '../storage/schema.js';
 import type { CompletionEvent } from './events.js';
@@ -25,7 +25,13 @@ const CompletionErrorRef = builder.objectRef<CompletionErrorRecord>('CompletionE
     message: t.exposeString('message'),
     retryAfter: t.exposeFloat('retryAfter', {
       nullable: true,
-      description: 'Seconds, when the upstream said.',
+      description: 'Seconds, when the upstream said, or until the budget resets (BUDGET_EXCEEDED).',
+    }),
+    resetsAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'BUDGET_EXCEEDED: when the budget that refused the request resets.',
+      resolve: (error) => (error.resetsAt ? new Date(error.resetsAt) : null),
     }),
   }),
 });
@@ -167,20 +173,25 @@ async function loadCompletion(context: Context, id: string): Promise<CompletionR
   return completion;
 }
 
-function startCompletion(
-  context: Context,
-  args: SendMessageArgs,
-  options: Omit<StartOptions, 'logger' | 'trace'>,
-) {
+function startCompletion(context: Context, args: SendMessageArgs, options: Omit<StartOptions, keyof Caller>) {
   return context.services.completions.start(ownerId(context), sendRequest(args), {
     ...options,
     ...callerOf(context),
   });
 }
 
-/** The request's logger and the operation's trace context, which the completion run carries on. */
-function callerOf(context: Context): Pick<StartOptions, 'logger' | 'trace'> {
-  return { logger: context.logger, trace: context.services.tracing.operationContext(context) };
+type Caller = Pick<StartOptions, 'logger' | 'apiKeyId' | 'trace'>;
+
+/**
+ * Who a completion runs for, besides its owner: the request's logger, the API key it came with, and the
+ * operation's trace context, which the run carries on.
+ */
+function callerOf(context: Context): Caller {
+  return {
+    logger: context.logger,
+    apiKeyId: apiKeyIdOf(context),
+    trace: context.services.tracing.operationContext(context),
+  };
 }
 
 builder.queryFields((t) => ({

@@ -166,6 +166,7 @@ export class CompletionRunner {
       cache: run.cache,
       responseFormat: run.structured?.wire,
       owner: completion.ownerId,
+      apiKeyId: completion.apiKeyId,
     };
     const toolCalls: ToolCallRecord[] = [];
     let finishReason = 'stop';
@@ -289,6 +290,11 @@ function toolsForStep(offer: ToolOffer, step: number): Pick<ChatRequest, 'tools'
 
 function errorRecord(error: unknown): CompletionErrorRecord {
   if (error instanceof AppError)
-    return { code: error.code, message: error.message, retryAfter: error.retryAfter ?? null };
+    return {
+      code: error.code,
+      message: error.message,
+      retryAfter: error.retryAfter ?? null,
+      ...(error.resetsAt ? { resetsAt: error.resetsAt.toISOString() } : {}),
+    };
   return { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'Unexpected error' };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { type ConversationSettings, checkModelSettings } from '../conversations/settings.js';
+import type { ConversationService } from '../conversations/service.js';
+import type { ConversationSettings } from '../conversations/settings.js';
 import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
@@ -9,7 +10,7 @@ import { failSpan, type TraceContext, type Tracing } from '../observability/trac
 import type { Db } from '../storage/db.js';
 import type { CompletionRow, ConversationRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
-import { parseInput, withoutNullish } from '../validation.js';
+import { parseInput } from '../validation.js';
 import type { CompletionEvent, CompletionEventLog } from './events.js';
 import type { CompletionReplay } from './replay.js';
 import type { CompletionRun, CompletionRunner } from './runner.js';
@@ -44,6 +45,8 @@ export interface StartOptions {
   logger: Logger;
   /** The parent of the run's `invoke_agent` span: the GraphQL operation's. */
   trace: TraceContext;
+  /** The API key the request came with (null in development mode): its budgets apply besides the owner's. */
+  apiKeyId: string | null;
 }
 
 /**
@@ -62,7 +65,8 @@ export class CompletionService {
       events: CompletionEventLog;
       functions: FunctionService;
       models: ModelTable;
-      settingsSchema: z.ZodType<Partial<ConversationSettings>>;
+      /** Checks the settings a send chooses against the model, over the conversation's own. */
+      settings: Pick<ConversationService, 'settings'>;
       structuredOutputs: StructuredOutputs;
       tracing: Tracing;
       lease: Lease;
@@ -86,11 +90,9 @@ export class CompletionService {
     this.deps.runs.assertAccepting();
     const { content, idempotencyKey, functions, maxSteps } = parseInput(this.inputSchema, input);
     const structured = this.deps.structuredOutputs.prepare(input.responseFormat);
-    const offer = await this.deps.functions.offerTools(functions ?? [], input.functionCall);
-    const overrides = withoutNullish(parseInput(this.deps.settingsSchema, pickSettings(input)));
+    const offer = await this.deps.functions.offerTools(ownerId, functions ?? [], input.functionCall);
     const conversation = await this.deps.conversations.get(ownerId, input.conversationId);
-    const settings = { ...settingsOf(conversation), ...overrides };
-    checkModelSettings(this.deps.models.get(settings.model), overrides, settings.reasoningEffort);
+    const settings = this.deps.settings.settings(settingsOf(conversation), pickSettings(input));
 
     // One transaction: a failure or a crash between the two writes must not leave a completion holding the
     // idempotency key without its user message (a retry would get it back, and the message would be lost).
@@ -101,6 +103,7 @@ export class CompletionService {
         conversationId: conversation.id,
         model: settings.model,
         idempotencyKey,
+        apiKeyId: options.apiKeyId,
         lease,
       };
       const started = await this.deps.completions.create(fields, tx);
@@ -153,7 +156,7 @@ export class CompletionService {
   async complete(
     ownerId: string,
     input: SendMessageInput,
-    caller: Pick<StartOptions, 'logger' | 'trace'>,
+    caller: Pick<StartOptions, 'logger' | 'apiKeyId' | 'trace'>,
   ): Promise<CompletionRow> {
     const started = await this.start(ownerId, input, {
       stream: false,
@@ -168,6 +171,7 @@ export class CompletionService {
       error?.message ?? 'Failed',
       {
         retryAfter: error?.retryAfter ?? undefined,
+        resetsAt: error?.resetsAt ? new Date(error.resetsAt) : undefined,
       },
     );
   }
@@ -224,15 +228,8 @@ function settingsOf(conversation: ConversationRow): ConversationSettings {
   return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
 }
 
+/** The settings a send may choose (the rest of its input is not settings). */
 function pickSettings(input: Partial<ConversationSettings>): Partial<ConversationSettings> {
   const { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort } = input;
-  return withoutNullish({
-    model,
-    temperature,
-    maxTokens,
-    topP,
-    frequencyPenalty,
-    presencePenalty,
-    reasoningEffort,
-  });
+  return { model, temperature, maxTokens, topP, frequencyPenalty, presencePenalty, reasoningEffort };
 }

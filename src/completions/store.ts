@@ -41,6 +41,7 @@ export class CompletionStore {
       conversationId: string;
       model: string;
       idempotencyKey?: string | null;
+      apiKeyId: string | null;
       lease: Lease;
     },
     db: Pick<Db, 'insert' | 'select'> = this.db,

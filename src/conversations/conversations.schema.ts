@@ -5,8 +5,6 @@ import { decodeId } from '../schema/ids.js';
 import { resolveNewestFirst } from '../schema/newest-first.js';
 import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import { ReasoningEffortEnum } from '../tokens/models.schema.js';
-import { parseInput, withoutNullish } from '../validation.js';
-import { checkModelSettings } from './settings.js';
 
 export const RoleEnum = builder.enumType('Role', {
   values: {
@@ -192,29 +190,13 @@ builder.mutationFields((t) => ({
         description: 'Defaults to DROP_OLDEST.',
       }),
     },
-    resolve: (_root, { input }, context) => {
-      const { services } = context;
-      const chosen = withoutNullish(
-        parseInput(
-          services.settingsSchema,
-          withoutNullish({ model: input.model, ...input.settings }),
-          'input.settings',
-        ),
-      );
-      const settings = { ...services.defaultSettings, ...chosen };
-      checkModelSettings(
-        services.models.get(settings.model),
-        chosen,
-        settings.reasoningEffort,
-        'input.settings',
-      );
-      return services.conversations.create(ownerId(context), {
+    resolve: (_root, { input }, context) =>
+      context.services.conversations.create(ownerId(context), {
         title: input.title,
         systemPrompt: input.systemPrompt,
-        settings,
+        settings: { ...input.settings, model: input.model },
         contextStrategy: input.contextStrategy,
-      });
-    },
+      }),
   }),
   deleteConversation: t.field({
     type: 'ID',
@@ -235,22 +217,10 @@ builder.mutationFields((t) => ({
       content: t.input.string({ required: true }),
       name: t.input.string(),
     },
-    resolve: async (_root, { input }, context) => {
-      if (input.role === 'tool') {
-        throw badInput('input.role', 'TOOL messages are written by function executions, never added by hand');
-      }
-      if (input.name != null && !/^[a-zA-Z0-9_-]{1,64}$/.test(input.name)) {
-        throw badInput('input.name', 'must match ^[a-zA-Z0-9_-]{1,64}$');
-      }
-      const conversation = await context.services.conversations.get(
-        ownerId(context),
-        decodeId(input.conversationId, 'Conversation', 'input.conversationId'),
-      );
-      return context.services.conversations.append(conversation, {
-        role: input.role,
-        content: input.content,
-        name: input.name,
-      });
-    },
+    resolve: (_root, { input }, context) =>
+      context.services.conversations.addMessage(ownerId(context), {
+        ...input,
+        conversationId: decodeId(input.conversationId, 'Conversation', 'input.conversationId'),
+      }),
   }),
 }));

@@ -5,6 +5,11 @@ import { RE2JS } from 're2js';
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_DEPTH = 32;
 const MAX_SCHEMA_BYTES = 32 * 1024;
+/** In JSON text, an escaped NUL or lone surrogate (not preceded by an odd run of backslashes): jsonb refuses both. */
+const UNSTORABLE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+/** True when JSON text (from JSON.stringify) holds a NUL or an unpaired surrogate, which PostgreSQL cannot store. */
+export const unstorableJson = (text: string) => UNSTORABLE_ESCAPE.test(text);
 
 /** `received`: what arrived, parsed when it was JSON, kept for the execution record. */
 export type ArgumentCheck =
@@ -61,6 +66,12 @@ export class ArgumentValidator {
         received: text,
       };
     }
+    if (unstorableJson(text))
+      return {
+        ok: false,
+        error: 'arguments hold a NUL or an unpaired surrogate, which cannot be stored',
+        received: null,
+      };
     const forbidden = forbiddenKey(value);
     // Not kept for the record: a value nested too deep would overflow whatever serialises it next.
     if (forbidden) return { ok: false, error: `arguments ${forbidden}`, received: null };

@@ -7,6 +7,7 @@ const FunctionKindEnum = builder.enumType('FunctionKind', {
   values: {
     BUILTIN: { value: 'builtin', description: 'Registered in code at start.' },
     WEBHOOK: { value: 'webhook', description: 'Registered over GraphQL; calls a URL on the allow-list.' },
+    MCP: { value: 'mcp', description: 'A tool of a registered MCP server, named <server>__<tool>.' },
   } as const,
 });
 
@@ -95,13 +96,14 @@ builder.objectField(ToolCallRef, 'execution', (t) =>
 builder.queryFields((t) => ({
   functions: t.field({
     type: [AgentFunctionRef],
-    description: 'The function registry, by name.',
-    resolve: (_root, _args, context) => context.services.functions.list(),
+    description:
+      'The functions the caller may use, by name (an MCP tool only for the principals its server lists).',
+    resolve: (_root, _args, context) => context.services.functions.list(ownerId(context)),
   }),
   function: t.field({
     type: AgentFunctionRef,
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, args, context) => context.services.functions.get(args.name),
+    resolve: (_root, args, context) => context.services.functions.get(ownerId(context), args.name),
   }),
 }));
 

@@ -7,13 +7,14 @@ import { recordExecution, toolSpan } from '../observability/spans.js';
 import type { TraceContext, Tracing } from '../observability/tracing.js';
 import type { FunctionDefinitionRow, FunctionExecutionRow } from '../storage/schema.js';
 import { parseInput } from '../validation.js';
-import type { ArgumentValidator } from './arguments.js';
+import { type ArgumentValidator, unstorableJson } from './arguments.js';
 import type { ExecutionFilter, FunctionStats, FunctionStore } from './store.js';
 import type {
   BuiltinFunction,
   ExecutionRequest,
   FunctionCallChoice,
   FunctionContext,
+  McpCaller,
   ToolCall,
   ToolOffer,
   WebhookFunctionInput,
@@ -45,6 +46,7 @@ export class FunctionService {
       store: FunctionStore;
       validator: ArgumentValidator;
       webhooks: WebhookCaller;
+      mcp: McpCaller;
       timeoutMs: number;
       maxResultBytes: number;
       logger: Logger;
@@ -63,14 +65,18 @@ export class FunctionService {
     return this.deps.store.upsertDefinition({ ...row, kind: 'builtin', webhookUrl: null, ownerId: null });
   }
 
-  /** Registers or replaces a webhook function; built-in names are taken. */
+  /** Registers or replaces a webhook function; the names of built-ins and MCP tools are taken. */
   async registerWebhook(ownerId: string, input: WebhookFunctionInput): Promise<FunctionDefinitionRow> {
     const { name, description, parameters, webhookUrl } = parseInput(webhookInputSchema, input);
     const problem = this.deps.validator.schemaProblem(parameters);
     if (problem) throw badInput('input.parameters', problem);
     const url = this.deps.webhooks.allowedUrl(webhookUrl, 'input.webhookUrl');
     const existing = await this.deps.store.definition(name);
-    if (existing?.kind === 'builtin') throw badInput('input.name', `${name} is a built-in function`);
+    if (existing && existing.kind !== 'webhook')
+      throw badInput(
+        'input.name',
+        `${name} is ${existing.kind === 'mcp' ? 'an MCP tool' : 'a built-in function'}`,
+      );
     return this.deps.store.upsertDefinition({
       name,
       description,
@@ -87,21 +93,25 @@ export class FunctionService {
     return row;
   }
 
-  list(): Promise<FunctionDefinitionRow[]> {
-    return this.deps.store.definitions();
+  /** The functions `ownerId` may use (an MCP tool only when its server lists them). */
+  list(ownerId: string): Promise<FunctionDefinitionRow[]> {
+    return this.deps.store.definitions(undefined, ownerId);
   }
 
-  async get(name: string): Promise<FunctionDefinitionRow> {
-    const row = await this.deps.store.definition(name);
+  async get(ownerId: string, name: string): Promise<FunctionDefinitionRow> {
+    const [row] = await this.deps.store.definitions([name], ownerId);
     if (!row) throw notFound('Function', name);
     return row;
   }
 
-  /** The definitions of the named functions, in order, or BAD_USER_INPUT when one is unknown or disabled. */
-  async offer(names: readonly string[], field: string): Promise<FunctionDefinitionRow[]> {
+  /**
+   * The definitions of the named functions, in order, or BAD_USER_INPUT when one is unknown, disabled, or not
+   * for `ownerId` (then it is unknown: a principal does not learn which MCP tools others have).
+   */
+  async offer(ownerId: string, names: readonly string[], field: string): Promise<FunctionDefinitionRow[]> {
     // Most completions offer no functions: skip the `where false` round trip to the database (bench profile).
     if (names.length === 0) return [];
-    const rows = new Map((await this.deps.store.definitions(names)).map((row) => [row.name, row]));
+    const rows = new Map((await this.deps.store.definitions(names, ownerId)).map((row) => [row.name, row]));
     return names.map((name) => {
       const row = rows.get(name);
       if (!row) throw badInput(field, `unknown function ${JSON.stringify(name)}`);
@@ -112,10 +122,11 @@ export class FunctionService {
 
   /** Resolves SendMessageInput.functions and .functionCall, refusing unknown or disabled functions. */
   async offerTools(
+    ownerId: string,
     names: readonly string[],
     choice: FunctionCallChoice | null | undefined,
   ): Promise<ToolOffer> {
-    const functions = await this.offer(names, 'input.functions');
+    const functions = await this.offer(ownerId, names, 'input.functions');
     const tools = functions.map(
       (definition): ChatCompletionTool => ({
         type: 'function',
@@ -163,7 +174,7 @@ export class FunctionService {
     args: unknown,
     caller: { signal: AbortSignal; trace: TraceContext },
   ): Promise<FunctionExecutionRow> {
-    const [definition] = await this.offer([name], 'input.name');
+    const [definition] = await this.offer(ownerId, [name], 'input.name');
     return this.execute({ ownerId, functionName: name, function: definition, arguments: args, ...caller });
   }
 
@@ -228,6 +239,8 @@ export class FunctionService {
       const text = JSON.stringify(value ?? null);
       if (Buffer.byteLength(text) > this.deps.maxResultBytes)
         return failed(`result exceeds ${this.deps.maxResultBytes} bytes`);
+      if (unstorableJson(text))
+        return failed('result holds a NUL or an unpaired surrogate, which cannot be stored');
       return { arguments: checked.value, result: JSON.parse(text), error: null, status: 'succeeded' };
     } catch (error) {
       if (timeout.aborted) return failed(`timed out after ${this.deps.timeoutMs} ms`);
@@ -245,6 +258,7 @@ export class FunctionService {
   ): Promise<unknown> {
     if (definition.kind === 'webhook' && definition.webhookUrl)
       return this.deps.webhooks.call(definition.webhookUrl, args, context);
+    if (definition.kind === 'mcp') return this.deps.mcp.call(definition, args, context.signal);
     const builtin = this.builtins.get(definition.name);
     if (!builtin)
       throw new AppError(ErrorCode.FUNCTION_FAILED, `${definition.name} has no handler on this instance`);

@@ -1,16 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, notInArray, or, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import {
   type FunctionDefinitionRow,
   type FunctionExecutionRow,
   functionDefinitions,
   functionExecutions,
+  mcpServers,
 } from '../storage/schema.js';
 
 export type NewFunctionDefinition = Pick<
   FunctionDefinitionRow,
   'name' | 'kind' | 'description' | 'parameters' | 'webhookUrl' | 'ownerId'
+> &
+  Partial<Pick<FunctionDefinitionRow, 'mcpServer' | 'mcpTool'>>;
+export type McpToolDefinition = Pick<
+  FunctionDefinitionRow,
+  'name' | 'description' | 'parameters' | 'mcpTool'
 >;
 export type NewFunctionExecution = Omit<FunctionExecutionRow, 'id'>;
 
@@ -50,12 +56,58 @@ export class FunctionStore {
     return row ?? null;
   }
 
-  async definitions(names?: readonly string[]): Promise<FunctionDefinitionRow[]> {
+  /** The named definitions (all without names); with `usableBy`, only those that principal may use. */
+  async definitions(names?: readonly string[], usableBy?: string): Promise<FunctionDefinitionRow[]> {
     return this.db
       .select()
       .from(functionDefinitions)
-      .where(names ? inArray(functionDefinitions.name, [...names]) : undefined)
+      .where(
+        and(
+          names ? inArray(functionDefinitions.name, [...names]) : undefined,
+          usableBy === undefined ? undefined : usable(usableBy),
+        ),
+      )
       .orderBy(asc(functionDefinitions.name));
+  }
+
+  mcpDefinitions(server: string): Promise<FunctionDefinitionRow[]> {
+    return this.db
+      .select()
+      .from(functionDefinitions)
+      .where(eq(functionDefinitions.mcpServer, server))
+      .orderBy(asc(functionDefinitions.name));
+  }
+
+  /**
+   * Makes an MCP server's definitions exactly `tools`, in one transaction; the enabled flags of tools kept stay.
+   * A name held by another function is left alone: the names of the tools stored are returned.
+   */
+  async replaceMcpTools(server: string, tools: readonly McpToolDefinition[]): Promise<string[]> {
+    return this.db.transaction(async (tx) => {
+      const stored: string[] = [];
+      for (const tool of tools) {
+        const { name: _name, ...changes } = tool;
+        const [row] = await tx
+          .insert(functionDefinitions)
+          .values({ ...tool, kind: 'mcp', mcpServer: server, webhookUrl: null, ownerId: null })
+          .onConflictDoUpdate({
+            target: functionDefinitions.name,
+            set: { ...changes, updatedAt: new Date() },
+            setWhere: eq(functionDefinitions.mcpServer, server),
+          })
+          .returning({ name: functionDefinitions.name });
+        if (row) stored.push(row.name);
+      }
+      await tx
+        .delete(functionDefinitions)
+        .where(
+          and(
+            eq(functionDefinitions.mcpServer, server),
+            stored.length > 0 ? notInArray(functionDefinitions.name, stored) : undefined,
+          ),
+        );
+      return stored;
+    });
   }
 
   async setEnabled(name: string, enabled: boolean): Promise<FunctionDefinitionRow | null> {
@@ -124,4 +176,13 @@ export class FunctionStore {
       }),
     );
   }
+}
+
+/** Built-in and webhook functions are everyone's; an MCP tool is for the principals its server lists. */
+function usable(principalId: string): SQL | undefined {
+  return or(
+    isNull(functionDefinitions.mcpServer),
+    sql`exists (select 1 from ${mcpServers} where ${mcpServers.name} = ${functionDefinitions.mcpServer}
+      and (${principalId} = any(${mcpServers.principals}) or '*' = any(${mcpServers.principals})))`,
+  );
 }

@@ -20,6 +20,15 @@ export interface BuiltinFunction {
   handler: (args: Record<string, unknown>, context: FunctionContext) => Promise<unknown>;
 }
 
+/** Runs the tools of MCP servers (src/mcp), so that they go through `execute` like every other function. */
+export interface McpCaller {
+  call(
+    definition: FunctionDefinitionRow,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<unknown>;
+}
+
 export interface WebhookFunctionInput {
   name: string;
   description: string;

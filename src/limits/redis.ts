@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Bucket, BucketStore, Draw } from './buckets.js';
 import type { CacheBounds, CacheStore } from './cache.js';
+import type { Allowance, Counter, Refusal, Spend, SpendingStore, Unseeded } from './spending.js';
 import type { StreamSlots } from './streams.js';
 
 /**
@@ -185,5 +186,97 @@ export class RedisStreamSlots implements StreamSlots {
       clearInterval(renewal);
       await this.redis.zrem(key, lease);
     };
+  }
+}
+
+/**
+ * A spending counter is a hash {usd, tokens} that expires when its period ends. KEYS: the counters; ARGV: the
+ * charge's usd and tokens, then each counter's usd limit and token limit ('' for none). Returns 0 when the charge
+ * was added to every counter; {'unseeded', indexes...} when some do not exist; else {index, 'usd' | 'tokens'} of
+ * the first it would exceed (indexes 1-based).
+ */
+const SPEND_RESERVE = new LuaScript(`
+local usd, tokens = tonumber(ARGV[1]), tonumber(ARGV[2])
+local unseeded = {'unseeded'}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 0 then unseeded[#unseeded + 1] = i end
+end
+if #unseeded > 1 then return unseeded end
+for i, key in ipairs(KEYS) do
+  local usdLimit, tokenLimit = tonumber(ARGV[i * 2 + 1]), tonumber(ARGV[i * 2 + 2])
+  local spent = redis.call('HMGET', key, 'usd', 'tokens')
+  if usdLimit and tonumber(spent[1]) + usd > usdLimit then return {i, 'usd'} end
+  if tokenLimit and tonumber(spent[2]) + tokens > tokenLimit then return {i, 'tokens'} end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('HINCRBYFLOAT', key, 'usd', ARGV[1])
+  redis.call('HINCRBY', key, 'tokens', ARGV[2])
+end
+return 0`);
+
+/** KEYS: the counters; ARGV: each counter's usd, tokens and end. Counters that exist keep their count. */
+const SPEND_SEED = new LuaScript(`
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'usd', ARGV[i * 3 - 2], 'tokens', ARGV[i * 3 - 1])
+    redis.call('PEXPIREAT', key, ARGV[i * 3])
+  end
+end
+return 0`);
+
+/** KEYS: the counters; ARGV: usd and tokens to add to those that exist. */
+const SPEND_ADD = new LuaScript(`
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HINCRBYFLOAT', key, 'usd', ARGV[1])
+    redis.call('HINCRBY', key, 'tokens', ARGV[2])
+  end
+end
+return 0`);
+
+export class RedisSpendingStore implements SpendingStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async reserve(allowances: Allowance[], charge: Spend): Promise<Refusal | Unseeded | null> {
+    const limits = allowances.flatMap(({ usd, tokens }) => [usd ?? '', tokens ?? '']);
+    const outcome = await SPEND_RESERVE.run(this.redis, this.keys(allowances), [
+      charge.usd,
+      charge.tokens,
+      ...limits,
+    ]);
+    if (!Array.isArray(outcome)) return null;
+    const [first, ...rest] = outcome as (string | number)[];
+    if (first === 'unseeded') return { unseeded: rest.map((index) => Number(index) - 1) };
+    return { index: Number(first) - 1, limit: rest[0] === 'usd' ? 'usd' : 'tokens' };
+  }
+
+  async seed(counters: Counter[], spends: Spend[]): Promise<void> {
+    const args = counters.flatMap(({ endsAt }, index) => {
+      const spend = spends[index] ?? { usd: 0, tokens: 0 };
+      return [spend.usd, spend.tokens, endsAt];
+    });
+    await SPEND_SEED.run(this.redis, this.keys(counters), args);
+  }
+
+  async add(counters: Counter[], amount: Spend): Promise<void> {
+    await SPEND_ADD.run(this.redis, this.keys(counters), [amount.usd, amount.tokens]);
+  }
+
+  async spent(counters: Counter[]): Promise<(Spend | null)[]> {
+    const pipeline = this.redis.pipeline();
+    for (const key of this.keys(counters)) pipeline.hmget(key, 'usd', 'tokens');
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, values]) => {
+      if (error) throw error;
+      const [usd, tokens] = values as (string | null)[];
+      return usd === null || usd === undefined ? null : { usd: Number(usd), tokens: Number(tokens ?? 0) };
+    });
+  }
+
+  private keys(counters: Counter[]): string[] {
+    return counters.map(({ key }) => `${this.prefix}spend:${key}`);
   }
 }

@@ -59,6 +59,12 @@ export class Metrics {
     'Requests refused with RATE_LIMITED, by limit.',
     ['limit'],
   );
+  readonly budgetRejections = this.counter(
+    'agent_budget_rejections_total',
+    'Requests refused with BUDGET_EXCEEDED before going upstream, by budget period (day, month), limit (usd, ' +
+      'tokens) and scope (principal, key).',
+    ['period', 'limit', 'scope'],
+  );
   readonly cacheLookups = this.counter(
     'agent_cache_lookups_total',
     'Response cache lookups by result (hit or miss).',
@@ -116,6 +122,11 @@ export class Metrics {
   /** Called by the rate limiter when it refuses a request with RATE_LIMITED. */
   rateLimitRejected(limit: string): void {
     this.rateLimitRejections.inc({ limit });
+  }
+
+  /** Called by the budget guard when it refuses a request with BUDGET_EXCEEDED. */
+  budgetRefused(period: string, limit: string, scope: string): void {
+    this.budgetRejections.inc({ period, limit, scope });
   }
 
   /** Called by the response cache on every lookup of a cacheable request. */

@@ -69,6 +69,11 @@ builder.queryType({ authScopes: { authenticated: true } });
 builder.mutationType({ authScopes: { authenticated: true } });
 builder.subscriptionType({ authScopes: { authenticated: true } });
 
+/** The API key the request authenticated with; null in development mode. */
+export function apiKeyIdOf(context: Context): string | null {
+  return context.principal?.apiKeyId ?? null;
+}
+
 /** The caller's principal id; root types already require `authenticated`, so this only guards the type. */
 export function ownerId(context: Context): string {
   if (!context.principal) throw new AppError(ErrorCode.UNAUTHENTICATED, 'Missing API key');

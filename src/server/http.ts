@@ -8,6 +8,7 @@ import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Services } from '../services.js';
+import { createMcpEndpoint, MCP_PATH } from './mcp.js';
 import type { OriginPolicy } from './origins.js';
 import type { TrustedDocuments } from './trusted-documents.js';
 import { connectionParamsAuthorization, GRAPHQL_PATH, type Yoga } from './yoga.js';
@@ -37,9 +38,11 @@ interface Routes {
   origins: OriginPolicy;
 }
 
-export function createHttpServer({ yoga, services, trustedDocuments, logger, origins }: Routes): HttpServer {
+export function createHttpServer(routes: Routes): HttpServer {
+  const { yoga, services, trustedDocuments, logger, origins } = routes;
   let draining = false;
   const maxBytes = services.config.MAX_REQUEST_BYTES;
+  const mcp = createMcpEndpoint({ ...routes, readBody: (req) => readWithin(req, maxBytes) });
 
   const server = createServer((req, res) => {
     if (!origins.allowsHost(req.headers.host)) return json(res, 403, notLoopbackHost(req.headers.host));
@@ -58,6 +61,7 @@ export function createHttpServer({ yoga, services, trustedDocuments, logger, ori
       return;
     }
     if (Number(req.headers['content-length'] ?? 0) > maxBytes) return tooLarge(res, maxBytes);
+    if (path === MCP_PATH) return void mcp(req, res);
     if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
       // A chunked body announces no size: it is counted as it arrives and handed to Yoga whole.
       readWithin(req, maxBytes).then(

@@ -13,7 +13,7 @@ const UNSTORABLE = /[\0\p{Cs}]/u;
  */
 export function useInputCheck(maxChars: number): Plugin {
   const check = (args: { document: DocumentNode; variableValues?: unknown }) =>
-    literalProblem(args.document, maxChars) ?? variableProblem(args.variableValues, maxChars);
+    literalProblem(args.document, maxChars) ?? jsonValueProblem(args.variableValues, maxChars);
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const problem = check(args);
@@ -41,7 +41,7 @@ function stringProblem(value: string, path: string, maxChars: number): AppError 
 }
 
 /** Walks the variables without recursion: a value nested thousands deep must not overflow the stack. */
-function variableProblem(variables: unknown, maxChars: number): AppError | null {
+export function jsonValueProblem(variables: unknown, maxChars: number): AppError | null {
   if (typeof variables !== 'object' || variables === null) return null;
   const pending: [unknown, string][] = Object.entries(variables).map(([name, value]) => [value, name]);
   for (let next = pending.pop(); next; next = pending.pop()) {

@@ -5,7 +5,6 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { useObservability } from '../observability/graphql-plugin.js';
 import { type Logger, requestIdFrom } from '../observability/logger.js';
 import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
@@ -14,6 +13,7 @@ import { useClientLimits } from './client-limits.js';
 import { graphiqlOptions } from './graphiql.js';
 import { maskError, tagRejection, useDocumentNestingLimit, useIntrospectionPolicy } from './guards.js';
 import { useInputCheck } from './input-check.js';
+import { useObservability } from './observability.js';
 import type { OriginPolicy } from './origins.js';
 import type { TrustedDocuments } from './trusted-documents.js';
 

@@ -1,6 +1,5 @@
 import type { CompletionService, SendMessageInput } from '../completions/service.js';
-import type { ConversationSettings } from '../conversations/settings.js';
-import type { ConversationStore } from '../conversations/store.js';
+import type { ConversationService } from '../conversations/service.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,6 +39,9 @@ export interface RiskAnalysis extends RiskAssessment {
   completion: CompletionRow;
 }
 
+/** Who asks, besides the owner: the request's API key and the operation's trace context. */
+type Caller = { apiKeyId: string | null; trace: TraceContext };
+
 /**
  * The worked example: spending rules and transactions per owner, the validate_transaction check, and
  * the two flows that ask the model (processTransaction, analyzeRisk).
@@ -48,10 +50,9 @@ export class ShoppingService {
   constructor(
     private readonly deps: {
       store: ShoppingStore;
-      conversations: ConversationStore;
+      conversations: ConversationService;
       completions: CompletionService;
       functions: FunctionService;
-      defaultSettings: ConversationSettings;
       highRiskMerchants: readonly string[];
       riskVelocity: { maxTransactions: number; windowMinutes: number };
       logger: Logger;
@@ -101,11 +102,11 @@ export class ShoppingService {
    * transaction is stored with the decision. The rule check is repeated under the owner's lock as the row is
    * written, so two concurrent purchases cannot both spend the last of a budget.
    */
-  /** `trace`: the operation's trace context, the parent of the model run's span. */
-  async processTransaction(ownerId: string, input: unknown, trace: TraceContext): Promise<TransactionRow> {
+  /** `caller`: the request's API key (its budgets count too) and trace context (the parent of the run's span). */
+  async processTransaction(ownerId: string, input: unknown, caller: Caller): Promise<TransactionRow> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
-    const completion = await this.ask(ownerId, trace, {
+    const completion = await this.ask(ownerId, caller, {
       title: `Purchase: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: SHOPPING_ASSISTANT_PROMPT,
       content:
@@ -142,14 +143,14 @@ export class ShoppingService {
   }
 
   /** Risk signals computed here, and the model's analysis of them (asked as a risk analyst). */
-  async analyzeRisk(ownerId: string, input: unknown, trace: TraceContext): Promise<RiskAnalysis> {
+  async analyzeRisk(ownerId: string, input: unknown, caller: Caller): Promise<RiskAnalysis> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
     const assessment = await this.risk(ownerId, transaction);
     const signals = assessment.signals.map(
       (signal) => `- ${signal.kind}: ${signal.triggered ? 'TRIGGERED' : 'clear'} (${signal.detail})`,
     );
-    const completion = await this.ask(ownerId, trace, {
+    const completion = await this.ask(ownerId, caller, {
       title: `Risk: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: RISK_ANALYST_PROMPT,
       content: [
@@ -187,20 +188,20 @@ export class ShoppingService {
   /** Runs one completion in a new conversation of the owner's (kept, like any other) and waits for its end. */
   private async ask(
     ownerId: string,
-    trace: TraceContext,
+    caller: Caller,
     question: { title: string; systemPrompt: string } & Pick<
       SendMessageInput,
       'content' | 'functions' | 'functionCall'
     >,
   ): Promise<CompletionRow> {
-    const { completions, conversations, defaultSettings, logger } = this.deps;
+    const { completions, conversations, logger } = this.deps;
     const { title, systemPrompt, ...message } = question;
-    const conversation = await conversations.create(ownerId, {
-      title,
-      systemPrompt,
-      settings: defaultSettings,
-    });
-    return completions.complete(ownerId, { conversationId: conversation.id, ...message }, { logger, trace });
+    const conversation = await conversations.create(ownerId, { title, systemPrompt });
+    return completions.complete(
+      ownerId,
+      { conversationId: conversation.id, ...message },
+      { logger, ...caller },
+    );
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Fault, Latency, SimulatedRequest } from './types.js';
+import type { Fault, Latency, ListedRequest } from './types.js';
 
 /** Drives a simulator in another process through its `/_simulator/*` control API. */
 export class SimulatorClient {
@@ -27,9 +27,9 @@ export class SimulatorClient {
   }
 
   /** The request log; bodies over 16 KiB are left out. */
-  async requests(): Promise<Array<Omit<SimulatedRequest, 'body'> & { body?: Record<string, unknown> }>> {
+  async requests(): Promise<ListedRequest[]> {
     const response = await this.call('GET', '/_simulator/requests');
-    return ((await response.json()) as { data: Array<Omit<SimulatedRequest, 'body'>> }).data;
+    return ((await response.json()) as { data: ListedRequest[] }).data;
   }
 
   async clearRequests(): Promise<void> {

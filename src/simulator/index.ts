@@ -4,6 +4,7 @@ export {
   type Fault,
   faultSchema,
   type Latency,
+  type ListedRequest,
   type SimulatedRequest,
   type SimulatedRequestStatus,
   type SimulatorEvent,

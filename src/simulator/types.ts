@@ -58,8 +58,6 @@ export interface SimulatorOptions {
   omitUsage?: boolean;
 }
 
-export const usageSettingSchema = z.object({ omit: z.boolean() });
-
 export type SimulatedRequestStatus = 'running' | 'completed' | 'aborted' | 'failed';
 
 export interface SimulatedRequest {
@@ -76,10 +74,14 @@ export interface SimulatedRequest {
   httpStatus?: number;
   /** SSE `data:` chunks written (role, content, tool-call, final and usage chunks; not `[DONE]`). */
   chunksSent: number;
+  /** As received, except `authorization`, `api-key` and `cookie`, which read `[redacted]`. */
   headers: IncomingHttpHeaders;
   fault?: Fault;
   /** The usage of the planned reply (sent in full unless a fault or the client cut it short); absent when refused. */
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
 }
+
+/** A log entry as `GET /_simulator/requests` lists it: the body is left out when it is over 16 KiB. */
+export type ListedRequest = Omit<SimulatedRequest, 'body'> & { body?: SimulatedRequest['body'] };
 
 export type SimulatorEvent = 'request' | 'completed' | 'aborted' | 'failed';

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'drizzle-orm';
@@ -25,8 +25,9 @@ export interface DatabaseOptions {
   /** Called with every SQL statement; tests count statements with it. */
   onQuery?: (sql: string) => void;
   /**
-   * A dumped PGlite data directory (`PGlite.dumpDataDir`) that an in-memory database starts from, instead of
-   * running initdb, which costs seconds; the test suite makes one migrated snapshot per run.
+   * A dumped PGlite data directory (`PGlite.dumpDataDir`) that an in-memory database, or a directory without a
+   * database yet, starts from instead of running initdb, which costs seconds; the test suite makes one migrated
+   * snapshot per run.
    */
   pgliteSnapshot?: Blob;
   /** An idle pooled PostgreSQL connection failed (a server restart or failover); the pool replaces it. */
@@ -74,7 +75,8 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     client = new PGlite({ loadDataDir: options.pgliteSnapshot });
   } else {
     mkdirSync(url, { recursive: true });
-    client = new PGlite(url);
+    const fresh = !existsSync(join(url, 'PG_VERSION'));
+    client = new PGlite(url, { loadDataDir: fresh ? options.pgliteSnapshot : undefined });
   }
   const migrator = drizzlePglite(client);
   await migratePglite(migrator, { migrationsFolder });

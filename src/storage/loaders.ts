@@ -127,11 +127,20 @@ export function usageRows(db: Db) {
     costUsd: table.costUsd,
   });
   return db
-    .select({ ...columns(completions), completion: sql<number>`1`.as('completion') })
+    .select({
+      ...columns(completions),
+      apiKeyId: completions.apiKeyId,
+      completion: sql<number>`1`.as('completion'),
+    })
     .from(completions)
     .unionAll(
       db
-        .select({ ...columns(summaryRequests), completion: sql<number>`0`.as('completion') })
+        .select({
+          ...columns(summaryRequests),
+          // Not made with a key of their own: they count against their owner's budgets only.
+          apiKeyId: sql<string | null>`null`.as('api_key_id'),
+          completion: sql<number>`0`.as('completion'),
+        })
         .from(summaryRequests),
     )
     .as('usage_rows');

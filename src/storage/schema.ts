@@ -10,6 +10,7 @@ import {
   real,
   text,
   timestamp,
+  unique,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
@@ -121,7 +122,13 @@ const usageColumns = () => ({
   costUsd: doublePrecision('cost_usd').notNull().default(0),
 });
 
-export type CompletionErrorRecord = { code: string; message: string; retryAfter?: number | null };
+export type CompletionErrorRecord = {
+  code: string;
+  message: string;
+  retryAfter?: number | null;
+  /** BUDGET_EXCEEDED: when the budget resets (ISO 8601). */
+  resetsAt?: string | null;
+};
 
 export const completions = pgTable(
   'completions',
@@ -134,6 +141,8 @@ export const completions = pgTable(
       .notNull()
       .references(() => conversations.id, { onDelete: 'cascade' }),
     status: text('status', { enum: ['running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    /** The key the completion was started with: its requests count against that key's budgets too. */
+    apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'set null' }),
     model: text('model').notNull(),
     messageId: text('message_id'),
     finishReason: text('finish_reason'),
@@ -185,15 +194,28 @@ export const summaryRequests = pgTable(
   ],
 );
 
-/** The function registry: built-ins (registered in code at start) and webhook functions (registered over GraphQL). */
+/** MCP servers: the API never returns `headers` (credentials); `principals` holds principal ids, or `*`. */
+export const mcpServers = pgTable('mcp_servers', {
+  name: text('name').primaryKey(),
+  url: text('url').notNull(),
+  headers: jsonb('headers').$type<Record<string, string>>().notNull(),
+  principals: text('principals').array().notNull(),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/** The function registry: built-ins (in code), webhook functions, and MCP servers' tools (`<server>__<tool>`). */
 export const functionDefinitions = pgTable('function_definitions', {
   name: text('name').primaryKey(),
-  /** Who registered a webhook function; null for built-ins. */
+  /** Who registered a webhook function; null for built-ins and MCP tools. */
   ownerId: text('owner_id').references(() => principals.id, { onDelete: 'set null' }),
-  kind: text('kind', { enum: ['builtin', 'webhook'] }).notNull(),
+  kind: text('kind', { enum: ['builtin', 'webhook', 'mcp'] }).notNull(),
   description: text('description').notNull(),
   parameters: jsonb('parameters').$type<Record<string, unknown>>().notNull(),
   webhookUrl: text('webhook_url'),
+  /** An MCP tool's server and its name there. */
+  mcpServer: text('mcp_server').references(() => mcpServers.name, { onDelete: 'cascade' }),
+  mcpTool: text('mcp_tool'),
   enabled: boolean('enabled').notNull().default(true),
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -276,10 +298,33 @@ export const spendingRules = pgTable(
   (table) => [uniqueIndex('spending_rules_owner_kind_scope_idx').on(table.ownerId, table.kind, table.scope)],
 );
 
+/** Spending limits per UTC day or month: a principal's (api_key_id null) or one key's; counted in limits/. */
+export const budgets = pgTable(
+  'budgets',
+  {
+    id: text('id').primaryKey(),
+    principalId: text('principal_id')
+      .notNull()
+      .references(() => principals.id, { onDelete: 'cascade' }),
+    apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'cascade' }),
+    period: text('period', { enum: ['day', 'month'] }).notNull(),
+    /** Null: no limit of that kind (one of them is set); tokens are prompt plus completion tokens. */
+    limitUsd: doublePrecision('limit_usd'),
+    limitTokens: integer('limit_tokens'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    unique('budgets_scope_period_key').on(table.principalId, table.apiKeyId, table.period).nullsNotDistinct(),
+  ],
+);
+
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type CompletionRow = typeof completions.$inferSelect;
 export type FunctionDefinitionRow = typeof functionDefinitions.$inferSelect;
+export type McpServerRow = typeof mcpServers.$inferSelect;
 export type FunctionExecutionRow = typeof functionExecutions.$inferSelect;
 export type TransactionRow = typeof transactions.$inferSelect;
 export type SpendingRuleRow = typeof spendingRules.$inferSelect;
+export type BudgetRow = typeof budgets.$inferSelect;

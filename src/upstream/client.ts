@@ -7,7 +7,7 @@ import type { UpstreamCall, UpstreamMonitor } from './monitor.js';
 import { isOpenAI, type ParameterPolicy, type TokenLimitSetting, toParams } from './parameters.js';
 import type { ResponseCache } from './response-cache.js';
 import { isRetryable, retryAfterSeconds } from './retry.js';
-import type { ChatRequest, UpstreamCaller, UpstreamDelta, Usage } from './types.js';
+import type { ChatRequest, SpendingGuard, UpstreamCaller, UpstreamDelta, Usage } from './types.js';
 import { UsageMeter } from './usage-meter.js';
 
 export interface UpstreamOptions {
@@ -17,6 +17,8 @@ export interface UpstreamOptions {
   /** Rate limits and retries around the start of every request (the SDK's own retries are off). */
   gate: UpstreamGate;
   cache: ResponseCache;
+  /** Budgets: a request's estimated cost is reserved before it is sent, and corrected by its usage after. */
+  budgets: SpendingGuard;
   /** Logs and counts every call. */
   monitor: UpstreamMonitor;
   /** The model table: which parameters each model takes. */
@@ -37,6 +39,7 @@ export class OpenAIService {
   private readonly monitor: UpstreamMonitor;
   private readonly gate: UpstreamGate;
   private readonly cache: ResponseCache;
+  private readonly budgets: SpendingGuard;
   private readonly parameters: ParameterPolicy;
   private readonly tokens: TokenCounter;
 
@@ -54,6 +57,7 @@ export class OpenAIService {
     this.monitor = options.monitor;
     this.gate = options.gate;
     this.cache = options.cache;
+    this.budgets = options.budgets;
     this.tokens = options.tokens;
     this.client = new OpenAI({
       apiKey: options.apiKey,
@@ -75,6 +79,8 @@ export class OpenAIService {
    * Each call is logged once, with the caller's logger so the line carries its request id, and counted.
    * `onUsage` hears the call's usage once when it ends, also when it failed or was cancelled part-way: reported
    * by the server or estimated (see UsageMeter). A reply from the response cache used nothing and reports none.
+   * Budgets are checked first: a request they cannot cover fails with BUDGET_EXCEEDED and is never sent; the
+   * others' reservations are corrected by that same usage, so cost is counted once, failed or not.
    */
   async *deltas(
     request: ChatRequest,
@@ -83,6 +89,7 @@ export class OpenAIService {
   ): AsyncGenerator<UpstreamDelta> {
     const { stream, signal, logger, trace, conversationId } = caller;
     const { model, messages } = request;
+    const hold = await this.budgets.reserve(request);
     const call = this.monitor.begin(
       { model, messages, stream, signal, trace, conversationId, server: this.server },
       logger,
@@ -105,6 +112,10 @@ export class OpenAIService {
       const usage = (await meter?.usage()) ?? null;
       call.end(failure, usage);
       if (usage) onUsage?.(usage);
+      await hold.settle(usage).catch((error: unknown) => {
+        // The reservation then stands: the budget counts the estimate instead of the usage.
+        logger.warn({ err: error }, 'correcting a budget reservation failed');
+      });
     }
   }
 

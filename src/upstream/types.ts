@@ -11,8 +11,16 @@ export interface ChatRequest extends WireRequest {
   promptTokens: number;
   /** Answer from the response cache when possible (default: only at temperature 0). */
   cache?: boolean;
-  /** Whose request it is: the upstream queue serves owners in turn (see UpstreamLimiter). */
+  /** Whose request it is: the upstream queue serves owners in turn (see UpstreamLimiter); it pays for it. */
   owner?: string;
+  /** The API key the request came with: that key's budgets apply besides the owner's. */
+  apiKeyId?: string | null;
+}
+
+/** Spending limits checked before a request goes upstream (the budgets' BudgetService). */
+export interface SpendingGuard {
+  /** Reserves the request's estimated cost, or fails with BUDGET_EXCEEDED. */
+  reserve(request: ChatRequest): Promise<{ settle(usage: Usage | null): Promise<void> }>;
 }
 
 /** What the model sent, normalised across JSON and SSE responses. */

@@ -77,7 +77,7 @@ describe('starting a completion', () => {
   it('answers in a conversation whose tool call lost its results with a dead instance', async () => {
     const conversationId = await newConversation();
     await server.data(SendMessage, { input: { conversationId, content: 'before the crash' } });
-    await server.app.services.conversations.append(
+    await server.app.services.conversations.store.append(
       { id: decodeGlobalID(conversationId).id, model: 'gpt-4' },
       {
         role: 'assistant',

@@ -73,7 +73,9 @@ describe('clearMessagesBefore', () => {
       ['TOOL', '{"result":"ok","for":"call_late_0"}'],
       ['USER', 'Newest question'],
     ]);
-    const context = await server.app.services.conversations.contextMessages(rows[0]?.conversationId ?? '');
+    const context = await server.app.services.conversations.store.contextMessages(
+      rows[0]?.conversationId ?? '',
+    );
     expect(pairingProblems(context)).toEqual([]);
   });
 

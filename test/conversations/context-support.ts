@@ -54,7 +54,8 @@ export async function appendMessages(
   conversationId: string,
   messages: NewMessage[],
 ): Promise<MessageRow[]> {
-  const { conversations, database } = server.app.services;
+  const { database } = server.app.services;
+  const conversations = server.app.services.conversations.store;
   const [conversation] = await database.db
     .select()
     .from(conversationsTable)

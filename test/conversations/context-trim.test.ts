@@ -69,7 +69,7 @@ async function checkTrim(
     input: { model: 'gpt-4o', systemPrompt: 'You are a careful assistant.' },
   });
   const rows = await appendMessages(server, createConversation.id, toMessages(units));
-  const { conversations } = server.app.services;
+  const conversations = server.app.services.conversations.store;
   const conversationId = decodeGlobalID(createConversation.id).id;
   const before = await conversations.contextMessages(conversationId);
   const newestUser = before.filter((message) => message.role === 'user').at(-1);

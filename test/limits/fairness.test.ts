@@ -12,7 +12,6 @@ const BOB = 'sk-bob-0123456789';
 // 10 requests per 3 s: a burst of 10, then one request every 300 ms.
 const REQUESTS = 10;
 const WINDOW_MS = 3000;
-const INTERVAL_MS = WINDOW_MS / REQUESTS;
 const FLOOD = 40;
 
 const stores = [
@@ -74,17 +73,21 @@ for (const store of stores) {
         }
 
         const sentAt = simulator.requests.length;
-        const started = performance.now();
-        await send(BOB, bobConversation, 'just one question');
-        const waitedMs = performance.now() - started;
+        const answered = send(BOB, bobConversation, 'just one question');
+        // Bob's request joins the queue once his message is stored. How long storing takes depends on the
+        // machine's load, so his turn is counted from there, in requests sent, not in time.
+        while ((await storedUserMessages()) <= FLOOD) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const queuedAt = simulator.requests.length;
+        await answered;
 
-        // Two principals take turns: one of Alice's requests goes ahead of Bob's once his is queued, a few more
-        // while his is still being stored on this busy server. A FIFO sent the whole queued flood first: about
+        // Two principals take turns: one of Alice's requests goes ahead of Bob's once his is queued, one or two
+        // more while his context is read after storing. A FIFO sent the whole queued flood first: about
         // FLOOD - REQUESTS = 30 requests, 9 s.
         const queuedFlood = FLOOD - sentAt;
         expect(queuedFlood).toBeGreaterThanOrEqual(20);
-        expect(upstreamIndex('just one question') - sentAt).toBeLessThanOrEqual(6);
-        expect(waitedMs).toBeLessThan(8 * INTERVAL_MS);
+        expect(upstreamIndex('just one question') - queuedAt).toBeLessThanOrEqual(3);
         await flood;
       }, 30_000);
     },

@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { type LimitStores, openLimitStores, systemClock } from '../../src/limits/index.js';
+import { type Allowance, type LimitStores, openLimitStores, systemClock } from '../../src/limits/index.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { type RateLimits, UpstreamLimiter } from '../../src/upstream/index.js';
 import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
@@ -219,6 +219,109 @@ describe.each(backends)('limits on $name', (makeBackend) => {
         'reply c',
         'reply d',
       ]);
+    });
+  });
+
+  describe('spending counters', () => {
+    const NOTHING = { usd: 0, tokens: 0 };
+    const day = (
+      key: string,
+      limits: { usd?: number; tokens?: number } = {},
+      endsAt = Date.now() + 60_000,
+    ) => ({
+      key,
+      endsAt,
+      usd: limits.usd ?? null,
+      tokens: limits.tokens ?? null,
+    });
+    /** Stores of one more instance, with `counters` started at nothing spent. */
+    const seeded = async (counters: Allowance[]) => {
+      const { spending } = open();
+      await spending.seed(
+        counters,
+        counters.map(() => NOTHING),
+      );
+      return spending;
+    };
+
+    it('adds a charge that fits every limit to every counter', async () => {
+      const counters = [day('p', { usd: 1 }), day('k', { tokens: 100 })];
+      const spending = await seeded(counters);
+      expect(await spending.reserve(counters, { usd: 0.25, tokens: 40 })).toBeNull();
+      expect(await spending.spent(counters)).toEqual([
+        { usd: 0.25, tokens: 40 },
+        { usd: 0.25, tokens: 40 },
+      ]);
+    });
+
+    it('refuses a charge that would pass any limit, naming the first, and adds it nowhere', async () => {
+      const counters = [day('p', { usd: 1 }), day('k', { tokens: 100 })];
+      const spending = await seeded(counters);
+      await spending.reserve(counters, { usd: 0.25, tokens: 40 });
+      expect(await spending.reserve(counters, { usd: 0.25, tokens: 61 })).toEqual({
+        index: 1,
+        limit: 'tokens',
+      });
+      expect(await spending.reserve(counters, { usd: 0.76, tokens: 1 })).toEqual({ index: 0, limit: 'usd' });
+      expect(await spending.spent(counters)).toEqual([
+        { usd: 0.25, tokens: 40 },
+        { usd: 0.25, tokens: 40 },
+      ]);
+    });
+
+    it('names the counters that do not exist and adds nothing until they are seeded', async () => {
+      const { spending } = open();
+      const counters = [day('p', { tokens: 100 }), day('k', { tokens: 100 }), day('m', { tokens: 100 })];
+      await spending.seed([counters[1] as Allowance], [{ usd: 0.5, tokens: 30 }]);
+      expect(await spending.reserve(counters, { usd: 0, tokens: 10 })).toEqual({ unseeded: [0, 2] });
+      expect(await spending.spent(counters)).toEqual([null, { usd: 0.5, tokens: 30 }, null]);
+      await spending.seed(counters, [
+        { usd: 0, tokens: 5 },
+        { usd: 9, tokens: 99 },
+        { usd: 0, tokens: 0 },
+      ]);
+      expect(await spending.reserve(counters, { usd: 0, tokens: 10 })).toBeNull();
+      expect(await spending.spent(counters)).toEqual([
+        { usd: 0, tokens: 15 },
+        { usd: 0.5, tokens: 40 },
+        { usd: 0, tokens: 10 },
+      ]);
+    });
+
+    it('adds what usage differed from the reservation, past the limit or back below it', async () => {
+      const counters = [day('p', { tokens: 100 })];
+      const spending = await seeded(counters);
+      await spending.reserve(counters, { usd: 0, tokens: 90 });
+      await spending.add(counters, { usd: 0, tokens: 30 });
+      expect(await spending.spent(counters)).toEqual([{ usd: 0, tokens: 120 }]);
+      expect(await spending.reserve(counters, { usd: 0, tokens: 0 })).toEqual({ index: 0, limit: 'tokens' });
+      await spending.add(counters, { usd: 0, tokens: -100 });
+      expect(await spending.reserve(counters, { usd: 0, tokens: 80 })).toBeNull();
+    });
+
+    it('takes concurrent reservations up to the limit and not one more', async () => {
+      const counters = [day('p', { usd: 1 })];
+      const spending = await seeded(counters);
+      const results = await Promise.all(
+        Array.from({ length: 30 }, () => spending.reserve(counters, { usd: 0.1, tokens: 1 })),
+      );
+      expect(results.filter((refusal) => refusal === null)).toHaveLength(10);
+      expect((await spending.spent(counters))[0]?.tokens).toBe(10);
+    });
+
+    it('forgets a counter when its period ends', async () => {
+      const counter = day('p', { tokens: 10 }, Date.now() + 150);
+      const spending = await seeded([counter]);
+      await spending.reserve([counter], { usd: 0, tokens: 10 });
+      await delay(200);
+      expect(await spending.spent([counter])).toEqual([null]);
+    });
+
+    it('counts every instance on one counter when the store is shared, each its own in memory', async () => {
+      const counters = [day('p', { tokens: 10 })];
+      expect(await (await seeded(counters)).reserve(counters, { usd: 0, tokens: 10 })).toBeNull();
+      const second = await (await seeded(counters)).reserve(counters, { usd: 0, tokens: 10 });
+      expect(second).toEqual(backend.shared ? { index: 0, limit: 'tokens' } : null);
     });
   });
 

@@ -9,8 +9,9 @@ const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'schema-check-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+// `npm run schema:check` is `tsx src/schema/print.ts --check`; node with tsx's loader runs the same without npx.
 const check = (file: string) =>
-  run('npx', ['tsx', 'src/schema/print.ts', '--check', '--file', file]).then(
+  run(process.execPath, ['--import', 'tsx', 'src/schema/print.ts', '--check', '--file', file]).then(
     () => 0,
     (error: { code: number }) => error.code,
   );

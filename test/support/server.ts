@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { DestinationStream } from 'pino';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { type Env, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -107,7 +107,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const config = loadConfig({ ...TEST_ENV, OPENAI_BASE_URL: simulator.url, ...options.env });
   const app = await createApp(config, {
     onQuery: options.onQuery,
-    pgliteSnapshot: config.DATABASE_URL === 'memory://' ? await loadPgliteSnapshot() : undefined,
+    // PostgreSQL ignores it; every PGlite database, in memory or in a new directory, starts from it.
+    pgliteSnapshot: await loadPgliteSnapshot(),
     logger: createLogger(config.LOG_LEVEL, options.logDestination),
   });
   const address = await app.listen();
@@ -120,4 +121,21 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       if (!options.simulator) await simulator.close();
     },
   };
+}
+
+/**
+ * The cheap way to test against a server: one per file (or per describe), started before its first test and
+ * closed after its last; `const server = useTestServer({ env })` at the top of the file. Its tests share it and
+ * keep apart by their own conversations, API keys or principals, and undo the simulator latency or faults they
+ * set (afterEach). Start another server only for other settings or a restart: each costs a PGlite database and a
+ * simulator. Test files share one process (`isolate: false` in vitest.config.ts), so the modules, tiktoken and
+ * the PGlite snapshot load once per run: keep what a test changes out of module scope.
+ */
+export function useTestServer(options: TestServerOptions = {}): TestServer {
+  const server = {} as TestServer;
+  beforeAll(async () => {
+    Object.assign(server, await startTestServer(options));
+  });
+  afterAll(() => server.close?.());
+  return server;
 }

@@ -1,8 +1,8 @@
 import { type DocumentNode, type GraphQLError, getOperationAST, Kind } from 'graphql';
 import { isAsyncIterable, type Plugin, useErrorHandler } from 'graphql-yoga';
 import { AppError, ErrorCode } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Context } from '../schema/builder.js';
-import type { Metrics } from './metrics.js';
 
 type Phase = Parameters<Parameters<typeof useErrorHandler>[0]>[0]['phase'];
 
