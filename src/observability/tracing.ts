@@ -28,9 +28,9 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { TracingConfig } from '../config.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from './logger.js';
+import type { TracingConfig } from './tracing-env.js';
 
 export type { Span, TraceContext };
 
