@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Authenticator, DEV_PRINCIPAL_NAME, PrincipalStore } from './auth/index.js';
 import { BudgetService } from './budgets/index.js';
+import { toolApproval } from './completions/approvals.js';
 import { CompletionEventLog } from './completions/events.js';
 import { LeaseKeeper } from './completions/leases.js';
 import { CompletionReplay } from './completions/replay.js';
@@ -38,11 +39,9 @@ import {
   connectUpstream,
   OpenAIService,
   ResponseCache,
-  RetryPolicy,
-  UpstreamGate,
-  UpstreamLimiter,
   UpstreamModels,
   UpstreamMonitor,
+  upstreamGate,
 } from './upstream/index.js';
 
 export interface AppOptions extends DatabaseOptions {
@@ -118,14 +117,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     models,
     defaults: defaultSettings(config),
   });
-  const { functions, mcp } = createFunctionRegistry({
-    config,
-    db: database.db,
-    principals,
-    logger,
-    metrics,
-    tracing,
-  });
+  const observers = { logger, metrics, tracing };
+  const { functions, mcp } = createFunctionRegistry({ config, db: database.db, principals, ...observers });
   const openai = new OpenAIService({
     monitor: new UpstreamMonitor({ metrics, models, tracing, file: logFile?.logger ?? null }),
     tokens,
@@ -134,27 +127,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     models,
     tokenLimit: config.OPENAI_TOKEN_LIMIT_PARAM,
     timeoutMs: config.OPENAI_TIMEOUT_MS,
-    gate: new UpstreamGate(
-      new UpstreamLimiter({
-        buckets: limitStores.buckets,
-        clock: systemClock,
-        upstream: upstream.baseURL,
-        limits: { requestsPerWindow: config.RATE_LIMIT_RPM, tokensPerWindow: config.RATE_LIMIT_TPM },
-        modelLimits: config.RATE_LIMIT_MODELS,
-        windowMs: config.RATE_LIMIT_WINDOW_MS,
-        maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
-        metrics,
-      }),
-      new RetryPolicy(
-        {
-          maxRetries: config.OPENAI_MAX_RETRIES,
-          baseDelayMs: config.OPENAI_RETRY_BASE_DELAY_MS,
-          maxDelayMs: config.OPENAI_RETRY_MAX_DELAY_MS,
-          maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
-        },
-        systemClock,
-      ),
-    ),
+    gate: upstreamGate(config, { buckets: limitStores.buckets, upstream: upstream.baseURL, metrics }),
     cache: new ResponseCache(limitStores.cache, metrics),
     budgets,
   });
@@ -175,48 +148,45 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const context = new ContextManager({ db: database.db, conversations, tokens, models, summarizer, tracing });
   const runs = new RunRegistry(eventLog);
-  const runner = new CompletionRunner({
+  const completionPath = {
     conversations,
-    context,
     completions: completionStore,
     db: database.db,
     events: eventLog,
-    openai,
-    functions,
-    models,
     lease,
+  };
+  const approval = toolApproval({
+    ...completionPath,
+    functions,
+    timeoutMs: config.TOOL_APPROVAL_TIMEOUT_MS,
+    logger,
+    resume: (completion, runLogger) => completions.resume(completion, runLogger),
   });
-  const replay = new CompletionReplay({
-    events: eventLog,
-    completions: completionStore,
-    conversations,
-    runs,
+  const runner = new CompletionRunner({
+    ...completionPath,
+    context,
+    openai,
+    toolCalls: approval.toolCalls,
+    models,
   });
+  const replay = new CompletionReplay({ ...completionPath, runs, gate: approval.gate });
   const completions = new CompletionService({
-    conversations,
-    completions: completionStore,
-    db: database.db,
-    events: eventLog,
+    ...completionPath,
     functions,
     models,
     settings: conversationService,
     structuredOutputs: new StructuredOutputs(),
     tracing,
     lease,
+    gate: approval.gate,
     runs,
     runner,
     replay,
     remoteCancelTimeoutMs: config.OPENAI_TIMEOUT_MS,
   });
-  const leases = new LeaseKeeper({
-    lease,
-    completions: completionStore,
-    conversations,
-    events: eventLog,
-    runs,
-    logger,
-  });
+  const leases = new LeaseKeeper({ ...completionPath, runs, logger });
   runs.listen(leases);
+  approval.service.start();
   // Only after listen(): an await before it let the cancel subscription reach Redis mid-handshake (ioredis then
   // fails its ready check on a connection already in subscriber mode).
   await upstreamModels.start();
@@ -252,6 +222,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     conversations: conversationService,
     context,
     completions,
+    approvals: approval.service,
     functions,
     mcp,
     shopping,
@@ -294,6 +265,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'draining running completions');
       await runs.drain(config.SHUTDOWN_GRACE_MS);
       leases.stop();
+      approval.service.stop();
       upstreamModels.stop();
       await mcp.close();
       logger.info('closing connections');

@@ -1,13 +1,9 @@
 import { z } from 'zod';
+import { optionalString } from './env-fields.js';
 import { type TracingConfig, tracingEnv, tracingOf } from './observability/tracing-env.js';
 import { modelInfoSchema } from './tokens/index.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
 const apiKeyEntry = z
   .string()
@@ -131,6 +127,11 @@ export const envSchema = z.object({
   COMPLETION_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   FUNCTION_WEBHOOK_ALLOWLIST: commaList.pipe(z.array(webhookAllowlistEntry)),
+  TOOL_APPROVAL_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(15 * 60_000),
   FUNCTION_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   FUNCTION_MAX_ARGUMENT_BYTES: z.coerce
     .number()

@@ -16,6 +16,8 @@ export const ErrorCode = {
   PERSISTED_DOCUMENT_REQUIRED: 'PERSISTED_DOCUMENT_REQUIRED',
   /** The reply did not parse or validate against the request's responseFormat (the reply is still stored). */
   INVALID_STRUCTURED_OUTPUT: 'INVALID_STRUCTURED_OUTPUT',
+  /** approveToolCall / denyToolCall on a call already approved, denied or expired: nothing more runs. */
+  TOOL_CALL_NOT_PENDING: 'TOOL_CALL_NOT_PENDING',
   /** A budget cannot cover the request's estimated cost: nothing was sent (retryAfter, resetsAt: when it resets). */
   BUDGET_EXCEEDED: 'BUDGET_EXCEEDED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',

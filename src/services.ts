@@ -1,5 +1,6 @@
 import type { Authenticator, PrincipalStore } from './auth/index.js';
 import type { BudgetService } from './budgets/index.js';
+import type { ToolApprovals } from './completions/approvals.js';
 import type { CompletionService } from './completions/service.js';
 import type { Config } from './config.js';
 import type { ContextManager } from './conversations/context.js';
@@ -26,6 +27,7 @@ export interface Services {
   conversations: ConversationService;
   context: ContextManager;
   completions: CompletionService;
+  approvals: ToolApprovals;
   functions: FunctionService;
   mcp: McpServers;
   shopping: ShoppingService;

@@ -23,8 +23,10 @@ type Result = { data?: Record<string, unknown> | null; errors?: unknown[] };
 describe('the README examples', () => {
   let server: TestServer;
   const operations = readmeOperations();
-  // The README says: `<id>` is the id createConversation returned.
+  // The README says: `<id>` is the id createConversation returned; `<completion-id>` and `<tool-call-id>` are
+  // those of the call waiting for approval in the reply before.
   let conversationId = '';
+  let waiting = { completionId: '', toolCallId: '' };
   const results = new Map<number, Result>();
 
   beforeAll(async () => {
@@ -51,7 +53,10 @@ describe('the README examples', () => {
     async (index, _name, operation) => {
       const written = print(operation);
       if (written.includes('<id>') && !conversationId) throw new Error('<id> before any createConversation');
-      const text = written.replaceAll('<id>', conversationId);
+      const text = written
+        .replaceAll('<id>', conversationId)
+        .replaceAll('<completion-id>', waiting.completionId)
+        .replaceAll('<tool-call-id>', waiting.toolCallId);
       const document = new TypedDocumentString<Record<string, unknown>, Record<string, never>>(text);
       let result: Result;
       if (operation.operation === 'subscription') {
@@ -68,6 +73,11 @@ describe('the README examples', () => {
       results.set(index, result);
       const created = result.data?.createConversation as { id?: string } | undefined;
       if (created?.id && !conversationId) conversationId = created.id;
+      const sent = result.data?.sendMessage as
+        | { id: string; toolApprovals?: { toolCallId: string }[] }
+        | undefined;
+      const call = sent?.toolApprovals?.[0];
+      if (sent && call) waiting = { completionId: sent.id, toolCallId: call.toolCallId };
     },
   );
 

@@ -13,6 +13,10 @@ import { completionUsage, UsageRef } from './usage.schema.js';
 const CompletionStatusEnum = builder.enumType('CompletionStatus', {
   values: {
     RUNNING: { value: 'running' },
+    AWAITING_APPROVAL: {
+      value: 'awaiting_approval',
+      description: 'Paused until its tool calls are approved or denied (see toolApprovals).',
+    },
     COMPLETED: { value: 'completed' },
     FAILED: { value: 'failed' },
     CANCELLED: { value: 'cancelled' },
@@ -96,7 +100,7 @@ export const CompletionRef = builder.node(builder.objectRef<CompletionRow>('Comp
   }),
 });
 
-const CompletionEventRef = builder.interfaceRef<CompletionEvent>('CompletionEvent').implement({
+export const CompletionEventRef = builder.interfaceRef<CompletionEvent>('CompletionEvent').implement({
   description: 'One step of a streamed completion; seq starts at 1 and has no gaps.',
   resolveType: (event) => EVENT_TYPENAMES[event.kind],
   fields: (t) => ({
@@ -109,11 +113,12 @@ const EVENT_TYPENAMES = {
   content: 'ContentDelta',
   toolCall: 'ToolCallDelta',
   functionExecuted: 'FunctionExecuted',
+  approvalRequested: 'ToolApprovalRequested',
   done: 'CompletionDone',
   failed: 'CompletionFailed',
 } as const satisfies Record<CompletionEvent['kind'], string>;
 
-type EventOf<K extends CompletionEvent['kind']> = Extract<CompletionEvent, { kind: K }>;
+export type EventOf<K extends CompletionEvent['kind']> = Extract<CompletionEvent, { kind: K }>;
 
 builder.objectRef<EventOf<'content'>>('ContentDelta').implement({
   interfaces: [CompletionEventRef],
@@ -207,8 +212,9 @@ builder.mutationFields((t) => ({
   sendMessage: t.field({
     type: CompletionRef,
     description:
-      'Stores the user message, runs the completion to its end and returns it. A failed run is an error with the ' +
-      'upstream code; the completion and the user message stay stored.',
+      'Stores the user message, runs the completion to its end (or until a tool call waits for approval: status ' +
+      'AWAITING_APPROVAL) and returns it. A failed run is an error with the upstream code; the completion and the ' +
+      'user message stay stored.',
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: (_root, args, context) =>
       context.services.completions.complete(ownerId(context), sendRequest(args), callerOf(context)),

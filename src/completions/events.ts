@@ -1,5 +1,10 @@
 import { type PubSub, Repeater } from 'graphql-yoga';
-import type { CompletionErrorRecord, CompletionRow, FunctionExecutionRow } from '../storage/schema.js';
+import type {
+  CompletionErrorRecord,
+  CompletionRow,
+  FunctionExecutionRow,
+  ToolCallRecord,
+} from '../storage/schema.js';
 import type { Usage } from '../upstream/index.js';
 
 /** One step of a completion as subscribers see it; `seq` starts at 1 and has no gaps. */
@@ -13,6 +18,13 @@ export type CompletionEvent = { seq: number; completionId: string } & (
       argumentsDelta: string;
     }
   | { kind: 'functionExecuted'; execution: FunctionExecutionRow }
+  | {
+      kind: 'approvalRequested';
+      toolCall: ToolCallRecord;
+      /** As the function would receive them: validated, defaults added. */
+      arguments: unknown;
+      expiresAt: string;
+    }
   | { kind: 'done'; finishReason: string; usage: Usage }
   | { kind: 'failed'; error: CompletionErrorRecord }
 );
@@ -26,6 +38,10 @@ export const CANCELLED: CompletionErrorRecord = {
   code: 'CANCELLED',
   message: 'The completion was cancelled',
 };
+
+/** Whether a completion has ended (it may still be waiting for a tool approval, or running somewhere). */
+export const hasEnded = (completion: CompletionRow) =>
+  completion.status !== 'running' && completion.status !== 'awaiting_approval';
 
 /** The terminal event of a completion that has ended, from its stored row. */
 export function terminalOf(completion: CompletionRow): NewCompletionEvent {
@@ -52,6 +68,8 @@ export interface ReplayStore {
   /** The stored events with seq > afterSeq, in order. */
   read(completionId: string, afterSeq: number): Promise<CompletionEvent[]>;
   exists(completionId: string): Promise<boolean>;
+  /** Keeps a completion's events at least `ms` longer (while it waits for a tool approval). */
+  retain(completionId: string, ms: number): Promise<void>;
   close(): void;
 }
 
@@ -94,9 +112,30 @@ export class CompletionEventLog {
     return stored;
   }
 
-  /** Appends for a completion whose writer is gone (its instance died): numbered after what was stored. */
-  async appendRecovered(completionId: string, event: NewCompletionEvent): Promise<void> {
-    const seq = (await this.replay.read(completionId, 0)).length + 1;
+  /** The seq of the last event this instance numbered for a running completion (0 before the first). */
+  lastSeq(completionId: string): number {
+    return (this.nextSeq.get(completionId) ?? 1) - 1;
+  }
+
+  /**
+   * This instance stops numbering a completion's events (its run paused for an approval) or, with `lastSeq`,
+   * takes the numbering over where the run left it (it resumes here, perhaps after another instance).
+   */
+  handOver(completionId: string, lastSeq?: number): void {
+    if (lastSeq === undefined) this.nextSeq.delete(completionId);
+    else this.nextSeq.set(completionId, lastSeq + 1);
+  }
+
+  retain(completionId: string, ms: number): Promise<void> {
+    return this.replay.retain(completionId, ms);
+  }
+
+  /**
+   * Appends for a completion whose writer is gone (its instance died, or its run waits for approvals): numbered
+   * after `lastSeq` when known, else after what was stored.
+   */
+  async appendRecovered(completionId: string, event: NewCompletionEvent, lastSeq?: number): Promise<void> {
+    const seq = (lastSeq ?? (await this.replay.read(completionId, 0)).length) + 1;
     this.publish({ ...event, seq, completionId } as CompletionEvent);
   }
 

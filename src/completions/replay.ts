@@ -1,9 +1,11 @@
 import type { ConversationStore } from '../conversations/store.js';
 import { notFound } from '../errors.js';
 import type { CompletionRow } from '../storage/schema.js';
+import type { ApprovalGate } from './approval-gate.js';
 import {
   type CompletionEvent,
   type CompletionEventLog,
+  hasEnded,
   type NewCompletionEvent,
   terminalOf,
 } from './events.js';
@@ -21,26 +23,35 @@ export class CompletionReplay {
       completions: CompletionStore;
       conversations: ConversationStore;
       runs: RunRegistry;
+      gate: ApprovalGate;
     },
   ) {}
 
   /**
    * The completion's events after `afterSeq`, then live. A finished completion whose event log has expired is
-   * replayed from what was stored: its whole reply as one delta, then its end.
+   * replayed from what was stored: its whole reply as one delta, then its end. One waiting for approvals whose
+   * log is gone (kept in the memory of an instance that stopped) starts with its stored approval requests.
    */
   async *events(
     completion: CompletionRow,
     afterSeq: number,
     signal: AbortSignal,
   ): AsyncGenerator<CompletionEvent> {
-    if (completion.status !== 'running' && !(await this.deps.events.exists(completion.id))) {
+    if (hasEnded(completion) && !(await this.deps.events.exists(completion.id))) {
       const message = completion.messageId
         ? await this.deps.conversations.message(completion.messageId)
         : null;
       yield* storedEvents(completion, message?.content ?? '', afterSeq);
       return;
     }
-    yield* this.follow(completion.id, afterSeq, signal);
+    let after = afterSeq;
+    if (completion.status === 'awaiting_approval' && !(await this.deps.events.exists(completion.id))) {
+      for (const event of await this.deps.gate.requests(completion)) {
+        if (event.seq > after) yield event;
+        after = Math.max(after, event.seq);
+      }
+    }
+    yield* this.follow(completion.id, after, signal);
   }
 
   /**
@@ -55,15 +66,21 @@ export class CompletionReplay {
     return this.deps.events.follow(completionId, afterSeq, signal, async (last) => {
       if (this.deps.runs.has(completionId)) return undefined;
       const row = await this.deps.completions.get(completionId);
-      if (!row || row.status === 'running') return undefined;
+      if (!row || !hasEnded(row)) return undefined;
       return { ...terminalOf(row), seq: last + 1, completionId } as CompletionEvent;
     });
   }
 
-  /** Follows the completion to its terminal event (or until `signal`), then reads its stored outcome. */
+  /**
+   * Follows the completion to its terminal event, or until it waits for approvals (or `signal`), then reads its
+   * stored outcome.
+   */
   async outcome(completion: CompletionRow, signal: AbortSignal): Promise<CompletionRow> {
-    for await (const _event of this.follow(completion.id, 0, signal)) {
-      // drain to the terminal event
+    for await (const event of this.follow(completion.id, 0, signal)) {
+      if (event.kind !== 'approvalRequested') continue;
+      // A request from an earlier pause of a run that went on since does not count.
+      const row = await this.deps.completions.get(completion.id);
+      if (row?.status === 'awaiting_approval') return row;
     }
     const row = await this.deps.completions.get(completion.id);
     if (!row) throw notFound('Completion', completion.id);

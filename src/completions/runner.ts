@@ -1,17 +1,9 @@
 import type { ContextManager } from '../conversations/context.js';
-import type { ConversationSettings } from '../conversations/settings.js';
 import type { ConversationStore, NewMessage } from '../conversations/store.js';
 import { AppError, ErrorCode } from '../errors.js';
-import { type FunctionService, type ToolOffer, toolMessageContent } from '../functions/index.js';
-import type { Logger } from '../observability/logger.js';
-import type { TraceContext } from '../observability/tracing.js';
+import type { ToolOffer } from '../functions/index.js';
 import type { Db } from '../storage/db.js';
-import type {
-  CompletionErrorRecord,
-  CompletionRow,
-  ConversationRow,
-  ToolCallRecord,
-} from '../storage/schema.js';
+import type { CompletionErrorRecord, CompletionRow, ToolCallRecord } from '../storage/schema.js';
 import { type ModelTable, REPLY_PRIMING_TOKENS } from '../tokens/index.js';
 import {
   addUsage,
@@ -22,8 +14,9 @@ import {
   usageColumns,
 } from '../upstream/index.js';
 import { CANCELLED, type CompletionEventLog } from './events.js';
+import type { CompletionRun } from './run-state.js';
 import type { CompletionOutcome, CompletionStore, Lease } from './store.js';
-import type { StructuredOutput } from './structured-output.js';
+import type { ToolCalls } from './tool-calls.js';
 import { wholeToolPairs } from './tool-pairs.js';
 
 /**
@@ -41,7 +34,7 @@ export class CompletionRunner {
       db: Pick<Db, 'transaction'>;
       events: CompletionEventLog;
       openai: OpenAIService;
-      functions: FunctionService;
+      toolCalls: ToolCalls;
       models: ModelTable;
       lease: Lease;
     },
@@ -56,17 +49,24 @@ export class CompletionRunner {
     const { completion, progress } = run;
     const elapsed = () => Math.round(performance.now() - progress.started);
     try {
-      let reply = await this.step(run, 1);
-      for (let step = 2; reply.toolCalls.length > 0; step++) {
-        await this.runToolCalls(run, reply);
-        if (step > run.maxSteps) {
+      // Another request once the calls of the `made`-th are answered, unless that was the last allowed.
+      const another = (made: number) => {
+        if (made >= run.maxSteps) {
           throw new AppError(
             ErrorCode.FUNCTION_FAILED,
             `The model was still calling functions after maxSteps (${run.maxSteps}) requests; ` +
               'the calls ran and are stored. Raise maxSteps or offer fewer functions.',
           );
         }
-        reply = await this.step(run, step);
+        return this.step(run, made + 1);
+      };
+      let made = run.resumeAfter?.step ?? 0;
+      if (run.resumeAfter) await this.deps.toolCalls.answerDecided(run, run.resumeAfter);
+      let reply = await another(made++);
+      while (reply.toolCalls.length > 0) {
+        const paused = await this.deps.toolCalls.run(run, reply, made);
+        if (paused) return paused;
+        reply = await another(made++);
       }
       const { usage } = progress;
       const answer = {
@@ -136,6 +136,17 @@ export class CompletionRunner {
       const message = await conversations.append(run.conversation, reply, tx);
       return completions.finish(row.id, { messageId: message.id }, tx);
     });
+  }
+
+  /** A run that could not be resumed (a function it offered is gone or disabled) ends FAILED. */
+  async failToResume(completion: CompletionRow, caught: unknown): Promise<CompletionRow> {
+    const error = errorRecord(caught);
+    const row = await this.deps.completions.finishHeld(completion.id, this.deps.lease, {
+      status: 'failed',
+      error,
+    });
+    this.deps.events.append(completion.id, { kind: 'failed', error });
+    return row ?? this.current(completion);
   }
 
   private async current(completion: CompletionRow): Promise<CompletionRow> {
@@ -209,66 +220,6 @@ export class CompletionRunner {
     }
     return { content: run.content, refusal, toolCalls: toolCalls.filter(Boolean), finishReason, cached };
   }
-
-  /**
-   * Stores the assistant's tool calls, runs them concurrently and stores each result as a `tool` message, even
-   * when cancelled, so the calls never lack their answers in the conversation.
-   */
-  private async runToolCalls(run: CompletionRun, reply: StepReply): Promise<void> {
-    const { conversations, events, functions } = this.deps;
-    const { completion, conversation } = run;
-    await conversations.append(conversation, {
-      role: 'assistant',
-      content: reply.content || null,
-      toolCalls: reply.toolCalls,
-      completionId: completion.id,
-    });
-    run.content = '';
-    const executions = await Promise.all(
-      reply.toolCalls.map(async (call) => {
-        const execution = await functions.executeToolCall(
-          completion.ownerId,
-          run.offer,
-          call,
-          completion.id,
-          run,
-        );
-        events.append(completion.id, { kind: 'functionExecuted', execution });
-        return execution;
-      }),
-    );
-    for (const execution of executions) {
-      await conversations.append(conversation, {
-        role: 'tool',
-        content: toolMessageContent(execution),
-        name: execution.functionName,
-        toolCallId: execution.toolCallId,
-        completionId: completion.id,
-      });
-    }
-    run.signal.throwIfAborted();
-  }
-}
-
-/** A running completion: what every step needs, and what the steps have gathered so far. */
-export interface CompletionRun {
-  completion: CompletionRow;
-  conversation: ConversationRow;
-  settings: ConversationSettings;
-  offer: ToolOffer;
-  structured: StructuredOutput | null;
-  maxSteps: number;
-  cache: boolean | undefined;
-  stream: boolean;
-  signal: AbortSignal;
-  logger: Logger;
-  /** The run's `invoke_agent` span: the parent of its model requests, context trims and function executions. */
-  trace: TraceContext;
-  progress: { started: number; firstTokenMs: number | null; usage: Usage };
-  /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */
-  content: string;
-  /** The final reply, once the model gave it (a reply that fails its responseFormat is kept). */
-  answer?: NewMessage;
 }
 
 interface StepReply {

@@ -35,8 +35,15 @@ export class RunRegistry {
 
   /** Registers a run until `outcome` settles (it is gone before anyone awaiting `done` resumes). */
   add(id: string, run: Omit<ActiveRun, 'done'>, outcome: Promise<CompletionRow>): void {
-    const done = outcome.finally(() => this.runs.delete(id));
-    this.runs.set(id, { ...run, done, watchers: 0 });
+    const active = {
+      ...run,
+      watchers: 0,
+      // Only its own entry: a run that paused may already run again here, resumed by a quick decision.
+      done: outcome.finally(() => {
+        if (this.runs.get(id) === active) this.runs.delete(id);
+      }),
+    };
+    this.runs.set(id, active);
   }
 
   /** The run's outcome when it runs here; undefined when it does not. */

@@ -55,6 +55,11 @@ export const SendMessageInput = builder.inputType('SendMessageInput', {
       type: ResponseFormatInput,
       description: 'Structured outputs: the reply as a JSON object, or one that follows a JSON Schema.',
     }),
+    requireApproval: t.boolean({
+      description:
+        'Every function call of this completion waits for approveToolCall / denyToolCall, as calls of functions ' +
+        'with requiresApproval always do.',
+    }),
   }),
 });
 
@@ -78,5 +83,6 @@ export function sendRequest({ input }: SendMessageArgs): SendMessageRequest {
     maxSteps: input.maxSteps,
     cache: input.cache,
     responseFormat: input.responseFormat,
+    requireApproval: input.requireApproval,
   };
 }

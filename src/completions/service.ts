@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { ConversationService } from '../conversations/service.js';
 import type { ConversationSettings } from '../conversations/settings.js';
@@ -5,15 +6,17 @@ import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
-import { agentSpan, runAttributes } from '../observability/spans.js';
-import { failSpan, type TraceContext, type Tracing } from '../observability/tracing.js';
+import { agentSpan, tracedRun } from '../observability/spans.js';
+import type { TraceContext, Tracing } from '../observability/tracing.js';
 import type { Db } from '../storage/db.js';
 import type { CompletionRow, ConversationRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
 import { parseInput } from '../validation.js';
+import type { ApprovalGate } from './approval-gate.js';
 import type { CompletionEvent, CompletionEventLog } from './events.js';
 import type { CompletionReplay } from './replay.js';
-import type { CompletionRun, CompletionRunner } from './runner.js';
+import type { CompletionRun, RunState } from './run-state.js';
+import type { CompletionRunner } from './runner.js';
 import type { RunRegistry } from './runs.js';
 import type { CompletionStore, Lease } from './store.js';
 import type { ResponseFormatInput, StructuredOutputs } from './structured-output.js';
@@ -31,6 +34,8 @@ export interface SendMessageInput extends Partial<ConversationSettings> {
   cache?: boolean | null;
   /** Structured outputs: the reply as JSON, validated when it is finished. */
   responseFormat?: ResponseFormatInput | null;
+  /** Every function call waits for approveToolCall / denyToolCall. */
+  requireApproval?: boolean | null;
 }
 
 export const DEFAULT_MAX_STEPS = 5;
@@ -69,6 +74,7 @@ export class CompletionService {
       settings: Pick<ConversationService, 'settings'>;
       structuredOutputs: StructuredOutputs;
       tracing: Tracing;
+      gate: ApprovalGate;
       lease: Lease;
       runs: RunRegistry;
       runner: CompletionRunner;
@@ -122,6 +128,12 @@ export class CompletionService {
       maxSteps: maxSteps ?? DEFAULT_MAX_STEPS,
       cache: input.cache ?? undefined,
       stream: options.stream,
+      request: {
+        functions: functions ?? [],
+        functionCall: input.functionCall ?? null,
+        responseFormat: input.responseFormat ?? null,
+        requireApproval: input.requireApproval ?? false,
+      },
       signal: controller.signal,
       logger: options.logger.child({ completionId: row.id }),
       trace: options.trace,
@@ -138,20 +150,68 @@ export class CompletionService {
       content: () => run.content,
     };
     const span = agentSpan(settings.model, conversation.id, row.id);
-    const done = this.deps.tracing.inSpan(span, options.trace, async (span, trace) => {
-      run.trace = trace;
-      const finished = await this.deps.runner.run(run);
-      span.setAttributes(runAttributes(finished));
-      if (finished.status !== 'completed') failSpan(span, finished.error?.code ?? finished.status, undefined);
-      return finished;
-    });
+    const done = tracedRun(this.deps.tracing, span, options.trace, (trace) =>
+      this.deps.runner.run(Object.assign(run, { trace })),
+    );
     this.deps.runs.add(row.id, handle, done);
     return row;
   }
 
   /**
+   * Goes on with a run that waited for tool approvals and that this instance claimed (its calls all decided):
+   * rebuilt from its stored state, its decided calls answered, then the tool loop as before.
+   */
+  resume(claimed: CompletionRow, logger: Logger): void {
+    const state = claimed.runState as RunState;
+    const controller = new AbortController();
+    this.deps.events.handOver(claimed.id, state.lastSeq);
+    let run: CompletionRun | undefined;
+    const outcome = this.restore(claimed, state, controller.signal, logger).then(
+      (restored) => {
+        run = restored;
+        return this.deps.runner.run(restored);
+      },
+      (error: unknown) => this.deps.runner.failToResume(claimed, error),
+    );
+    const handle = { controller, cancelWhenUnwatched: false, content: () => run?.content ?? '' };
+    this.deps.runs.add(claimed.id, handle, outcome);
+  }
+
+  private async restore(
+    completion: CompletionRow,
+    state: RunState,
+    signal: AbortSignal,
+    logger: Logger,
+  ): Promise<CompletionRun> {
+    return {
+      completion,
+      conversation: await this.deps.conversations.get(completion.ownerId, completion.conversationId),
+      settings: state.settings,
+      // Offered again: a function disabled meanwhile fails the run rather than running.
+      offer: await this.deps.functions.offerTools(completion.ownerId, state.functions, state.functionCall),
+      structured: this.deps.structuredOutputs.prepare(state.responseFormat),
+      maxSteps: state.maxSteps,
+      cache: state.cache ?? undefined,
+      stream: state.stream,
+      request: state,
+      resumeAfter: state,
+      signal,
+      logger: logger.child({ completionId: completion.id }),
+      // A run resumed after an approval traces on its own (the operation that started it is long over).
+      trace: ROOT_CONTEXT,
+      progress: {
+        started: performance.now() - state.elapsedMs,
+        firstTokenMs: state.firstTokenMs,
+        usage: state.usage,
+      },
+      content: '',
+    };
+  }
+
+  /**
    * Runs a completion to its end without streaming (`sendMessage`, the shopping assistant): its row once
-   * COMPLETED, or its stored error, with the upstream code, as an AppError.
+   * COMPLETED or AWAITING_APPROVAL (a tool call waits for a person), or its stored error, with the upstream code,
+   * as an AppError.
    */
   async complete(
     ownerId: string,
@@ -164,7 +224,7 @@ export class CompletionService {
       ...caller,
     });
     const completion = await this.finished(started);
-    if (completion.status === 'completed') return completion;
+    if (completion.status === 'completed' || completion.status === 'awaiting_approval') return completion;
     const error = completion.error;
     throw new AppError(
       (error?.code as ErrorCode | undefined) ?? ErrorCode.INTERNAL_SERVER_ERROR,
@@ -189,6 +249,10 @@ export class CompletionService {
     const completion = await this.owned(ownerId, completionId);
     const cancelled = this.deps.runs.cancel(completionId);
     if (cancelled) return cancelled;
+    if (completion.status === 'awaiting_approval') {
+      // Unless a decision resumed it meanwhile: then it is cancelled where it runs.
+      return (await this.deps.gate.cancel(completionId)) ?? this.cancel(ownerId, completionId);
+    }
     if (completion.status !== 'running') return completion;
     this.deps.events.requestCancel(completionId);
     const timeout = AbortSignal.timeout(this.deps.remoteCancelTimeoutMs);

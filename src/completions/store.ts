@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, lt, notExists, sql } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { type CompletionErrorRecord, type CompletionRow, completions } from '../storage/schema.js';
+import { toolApprovals } from '../storage/tool-approvals.js';
 
 /** This instance's claim on the completions it runs, renewed while they run. */
 export interface Lease {
@@ -101,6 +102,70 @@ export class CompletionStore {
       .update(completions)
       .set({ ...outcome, finishedAt: new Date() })
       .where(held(id, lease))
+      .returning();
+    return row ?? null;
+  }
+
+  /**
+   * A run this instance holds stops to wait for tool approvals: AWAITING_APPROVAL with what resuming it needs, and
+   * no lease (no instance holds it while it waits, so the lease sweep leaves it alone). Null when a sweep ended it.
+   */
+  async pause(
+    id: string,
+    lease: Lease,
+    runState: unknown,
+    db: Pick<Db, 'update'> = this.db,
+  ): Promise<CompletionRow | null> {
+    const [row] = await db
+      .update(completions)
+      .set({
+        status: 'awaiting_approval',
+        runState,
+        instanceId: null,
+        leaseExpiresAt: null,
+        partialContent: null,
+      })
+      .where(held(id, lease))
+      .returning();
+    return row ?? null;
+  }
+
+  /**
+   * Takes waiting completions whose calls are all decided (`id`: that one only) back to RUNNING under this
+   * instance's lease. The UPDATE claims each row once, so of several instances only one resumes a run.
+   */
+  async claimDecided(lease: Lease, id?: string): Promise<CompletionRow[]> {
+    const pending = this.db
+      .select({ one: sql`1` })
+      .from(toolApprovals)
+      .where(and(eq(toolApprovals.completionId, completions.id), eq(toolApprovals.status, 'pending')));
+    return this.db
+      .update(completions)
+      .set({
+        status: 'running',
+        instanceId: lease.instanceId,
+        leaseExpiresAt: new Date(Date.now() + lease.ms),
+      })
+      .where(
+        and(
+          eq(completions.status, 'awaiting_approval'),
+          id === undefined ? undefined : eq(completions.id, id),
+          notExists(pending),
+        ),
+      )
+      .returning();
+  }
+
+  /** Ends a completion waiting for approvals (cancelCompletion); null when it no longer waits. */
+  async cancelAwaiting(
+    id: string,
+    error: CompletionErrorRecord,
+    db: Pick<Db, 'update'> = this.db,
+  ): Promise<CompletionRow | null> {
+    const [row] = await db
+      .update(completions)
+      .set({ status: 'cancelled', error, finishedAt: new Date() })
+      .where(and(eq(completions.id, id), eq(completions.status, 'awaiting_approval')))
       .returning();
     return row ?? null;
   }

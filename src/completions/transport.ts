@@ -59,12 +59,18 @@ export class MemoryReplayStore implements ReplayStore {
   }
 
   async read(completionId: string, afterSeq: number): Promise<CompletionEvent[]> {
-    return this.logs.get(completionId)?.events.slice(afterSeq) ?? [];
+    const events = this.logs.get(completionId)?.events ?? [];
+    // A run resumed after a restart starts a new log mid-way: its first entry is not seq 1.
+    const first = events[0]?.seq ?? 1;
+    return events.slice(Math.max(0, afterSeq - first + 1));
   }
 
   async exists(completionId: string): Promise<boolean> {
     return this.logs.has(completionId);
   }
+
+  /** Entries are dropped only after the terminal event: nothing to extend. */
+  async retain(): Promise<void> {}
 
   close(): void {
     for (const log of this.logs.values()) clearTimeout(log.expiry);
@@ -96,6 +102,10 @@ export class RedisReplayStore implements ReplayStore {
 
   async exists(completionId: string): Promise<boolean> {
     return (await this.redis.exists(this.key(completionId))) === 1;
+  }
+
+  async retain(completionId: string, ms: number): Promise<void> {
+    await this.redis.pexpire(this.key(completionId), ms + this.retainMs);
   }
 
   close(): void {}

@@ -40,6 +40,10 @@ export const AgentFunctionRef = builder.objectRef<FunctionDefinitionRow>('AgentF
     description: t.exposeString('description'),
     parameters: t.expose('parameters', { type: 'JSON', description: 'JSON Schema of the arguments.' }),
     enabled: t.exposeBoolean('enabled'),
+    requiresApproval: t.exposeBoolean('requiresApproval', {
+      description:
+        "The model's calls wait for approveToolCall / denyToolCall before they run (see ToolApprovalRequested).",
+    }),
     kind: t.expose('kind', { type: FunctionKindEnum }),
     stats: t.loadable({
       type: FunctionStatsRef,
@@ -123,6 +127,9 @@ builder.mutationFields((t) => ({
         description: 'A JSON Schema with "type": "object".',
       }),
       webhookUrl: t.input.string({ required: true }),
+      requiresApproval: t.input.boolean({
+        description: "Default false; true: the model's calls wait for approveToolCall / denyToolCall.",
+      }),
     },
     resolve: (_root, { input }, context) =>
       context.services.functions.registerWebhook(ownerId(context), input),

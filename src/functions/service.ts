@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { recordExecution, toolSpan } from '../observability/spans.js';
+import { tracedExecution } from '../observability/spans.js';
 import type { TraceContext, Tracing } from '../observability/tracing.js';
 import type { FunctionDefinitionRow, FunctionExecutionRow } from '../storage/schema.js';
 import { parseInput } from '../validation.js';
 import { type ArgumentValidator, unstorableJson } from './arguments.js';
+import { untilAborted } from './deadline.js';
 import type { ExecutionFilter, FunctionStats, FunctionStore } from './store.js';
 import type {
   BuiltinFunction,
@@ -30,6 +31,7 @@ const webhookInputSchema = z.object({
   description: z.string().trim().min(1, 'must not be empty').max(1024),
   parameters: z.unknown(),
   webhookUrl: z.string().max(2048),
+  requiresApproval: z.boolean().nullish(),
 });
 
 /**
@@ -61,13 +63,17 @@ export class FunctionService {
       : 'invalid name';
     if (problem) throw new Error(`built-in function ${definition.name}: ${problem}`);
     this.builtins.set(definition.name, definition);
-    const { handler: _handler, ...row } = definition;
+    const { name, description, parameters, requiresApproval = false } = definition;
+    const row = { name, description, parameters, requiresApproval };
     return this.deps.store.upsertDefinition({ ...row, kind: 'builtin', webhookUrl: null, ownerId: null });
   }
 
   /** Registers or replaces a webhook function; the names of built-ins and MCP tools are taken. */
   async registerWebhook(ownerId: string, input: WebhookFunctionInput): Promise<FunctionDefinitionRow> {
-    const { name, description, parameters, webhookUrl } = parseInput(webhookInputSchema, input);
+    const { name, description, parameters, webhookUrl, requiresApproval } = parseInput(
+      webhookInputSchema,
+      input,
+    );
     const problem = this.deps.validator.schemaProblem(parameters);
     if (problem) throw badInput('input.parameters', problem);
     const url = this.deps.webhooks.allowedUrl(webhookUrl, 'input.webhookUrl');
@@ -83,6 +89,7 @@ export class FunctionService {
       parameters: parameters as Record<string, unknown>,
       kind: 'webhook',
       webhookUrl: url,
+      requiresApproval: requiresApproval ?? false,
       ownerId,
     });
   }
@@ -148,6 +155,26 @@ export class FunctionService {
     return { functions, tools, toolChoice: functions.length > 0 ? (choice?.mode ?? 'auto') : undefined };
   }
 
+  /**
+   * The validated arguments of a tool call that must wait for a human's approval (its function requires it, or
+   * the send asked it of every call); null when the call runs at once, as a call that would fail does (unknown
+   * function, invalid arguments): it fails without running.
+   */
+  argumentsAwaitingApproval(offer: ToolOffer, call: ToolCall, approveEveryCall: boolean): unknown {
+    const definition = offer.functions.find((candidate) => candidate.name === call.functionName);
+    if (!definition || !(approveEveryCall || definition.requiresApproval)) return null;
+    const checked = this.deps.validator.check(call.arguments, definition.parameters);
+    return checked.ok ? checked.value : null;
+  }
+
+  /** Tells a built-in that a call of its, which waited for approval, was denied or expired. */
+  async denied(
+    call: { functionName: string; arguments: unknown },
+    context: { ownerId: string; completionId: string; reason: string },
+  ): Promise<void> {
+    await this.builtins.get(call.functionName)?.onDenied?.(call.arguments, context);
+  }
+
   /** Runs one of the model's tool calls; a function that was not offered gives a FAILED execution. */
   executeToolCall(
     ownerId: string,
@@ -178,14 +205,8 @@ export class FunctionService {
     return this.execute({ ownerId, functionName: name, function: definition, arguments: args, ...caller });
   }
 
-  /** Runs a function in its `execute_tool` span. */
   execute(request: ExecutionRequest): Promise<FunctionExecutionRow> {
-    const { tracing } = this.deps;
-    return tracing.inSpan(toolSpan(request), request.trace, async (span, trace) => {
-      const execution = await this.executeWithin({ ...request, trace });
-      recordExecution(span, execution, tracing.captureContent);
-      return execution;
-    });
+    return tracedExecution(this.deps.tracing, request, (trace) => this.executeWithin({ ...request, trace }));
   }
 
   private async executeWithin(request: ExecutionRequest): Promise<FunctionExecutionRow> {
@@ -234,7 +255,7 @@ export class FunctionService {
       status: 'failed',
     });
     try {
-      const context = { ownerId, signal, trace: request.trace };
+      const context = { ownerId, completionId: request.completionId ?? null, signal, trace: request.trace };
       const value = await untilAborted(this.handle(definition, checked.value, context), signal);
       const text = JSON.stringify(value ?? null);
       if (Buffer.byteLength(text) > this.deps.maxResultBytes)
@@ -264,16 +285,6 @@ export class FunctionService {
       throw new AppError(ErrorCode.FUNCTION_FAILED, `${definition.name} has no handler on this instance`);
     return builtin.handler(args, context);
   }
-}
-
-/** Settles with `work`, or rejects when `signal` aborts first: the timeout holds even for a handler that ignores it. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /** The `tool` message content for an execution: its JSON result, or `{"error": …}` so the model can react. */

@@ -13,7 +13,7 @@ export type NewFunctionDefinition = Pick<
   FunctionDefinitionRow,
   'name' | 'kind' | 'description' | 'parameters' | 'webhookUrl' | 'ownerId'
 > &
-  Partial<Pick<FunctionDefinitionRow, 'mcpServer' | 'mcpTool'>>;
+  Partial<Pick<FunctionDefinitionRow, 'mcpServer' | 'mcpTool' | 'requiresApproval'>>;
 export type McpToolDefinition = Pick<
   FunctionDefinitionRow,
   'name' | 'description' | 'parameters' | 'mcpTool'

@@ -6,6 +6,8 @@ import type { FunctionDefinitionRow } from '../storage/schema.js';
 
 export interface FunctionContext {
   ownerId: string;
+  /** The completion whose model called it; null for executeFunction. */
+  completionId: string | null;
   /** Aborted on timeout or when the completion is cancelled. */
   signal: AbortSignal;
   /** The execution's span: a webhook call carries it on as `traceparent`. */
@@ -17,7 +19,14 @@ export interface BuiltinFunction {
   name: string;
   description: string;
   parameters: Record<string, unknown>;
+  /** A call by the model waits for approveToolCall / denyToolCall before it runs. */
+  requiresApproval?: boolean;
   handler: (args: Record<string, unknown>, context: FunctionContext) => Promise<unknown>;
+  /** A call of the model's that waited for approval was denied or expired: undo what was prepared for it. */
+  onDenied?: (
+    args: unknown,
+    context: { ownerId: string; completionId: string; reason: string },
+  ) => Promise<void>;
 }
 
 /** Runs the tools of MCP servers (src/mcp), so that they go through `execute` like every other function. */
@@ -34,6 +43,7 @@ export interface WebhookFunctionInput {
   description: string;
   parameters?: unknown;
   webhookUrl: string;
+  requiresApproval?: boolean | null;
 }
 
 export interface ExecutionRequest {

@@ -5,7 +5,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { ErrorCode } from '../errors.js';
-import { failSpan, type SpanStart } from './tracing.js';
+import { failSpan, type SpanStart, type TraceContext, type Tracing } from './tracing.js';
 
 /**
  * The spans the platform makes besides the GraphQL operations' (see tracing.ts): names and attributes of the
@@ -100,25 +100,64 @@ export function agentSpan(model: string, conversationId: string, completionId: s
   };
 }
 
-/** What a finished run used, as the conventions count it, and what it answered with. */
-export function runAttributes(run: {
+/**
+ * A completion run in its `invoke_agent` span (`work` gets the span's context), which records what the run used,
+ * as the conventions count it, what it answered with, and a failure or cancellation.
+ */
+export function tracedRun<T extends FinishedRun>(
+  tracing: Tracing,
+  start: SpanStart,
+  parent: TraceContext,
+  work: (trace: TraceContext) => Promise<T>,
+): Promise<T> {
+  return tracing.inSpan(start, parent, async (span, trace) => {
+    const run = await work(trace);
+    span.setAttributes({
+      'gen_ai.usage.input_tokens': run.promptTokens,
+      'gen_ai.usage.output_tokens': run.completionTokens,
+      'gen_ai.response.finish_reasons': run.finishReason ? [run.finishReason] : undefined,
+    });
+    if (run.status === 'failed' || run.status === 'cancelled')
+      failSpan(span, run.error?.code ?? run.status.toUpperCase(), undefined);
+    return run;
+  });
+}
+
+interface FinishedRun {
+  status: string;
+  error: { code: string } | null;
   promptTokens: number;
   completionTokens: number;
   finishReason: string | null;
-}): Attributes {
-  return {
-    'gen_ai.usage.input_tokens': run.promptTokens,
-    'gen_ai.usage.output_tokens': run.completionTokens,
-    'gen_ai.response.finish_reasons': run.finishReason ? [run.finishReason] : undefined,
-  };
 }
 
-/** One function execution; `function` tools are run by the platform on the model's request. */
-export function toolSpan(execution: {
+/** One function execution in its `execute_tool` span (`work` gets the span's context). */
+export function tracedExecution<T extends Execution>(
+  tracing: Tracing,
+  request: ToolSpanRequest & { trace: TraceContext },
+  work: (trace: TraceContext) => Promise<T>,
+): Promise<T> {
+  return tracing.inSpan(toolSpan(request), request.trace, async (span, trace) => {
+    const execution = await work(trace);
+    recordExecution(span, execution, tracing.captureContent);
+    return execution;
+  });
+}
+
+type Execution = {
+  arguments: unknown;
+  result: unknown;
+  error: string | null;
+  status: 'succeeded' | 'failed';
+};
+type ToolSpanRequest = {
   functionName: string;
   toolCallId?: string | null;
   function?: { description: string };
-}): SpanStart {
+};
+
+/** One function execution; `function` tools are run by the platform on the model's request. */
+function toolSpan(execution: ToolSpanRequest): SpanStart {
   return {
     name: `execute_tool ${execution.functionName}`,
     options: {
@@ -135,11 +174,7 @@ export function toolSpan(execution: {
 }
 
 /** The outcome of an execution; its arguments, result and error text only with `captureContent`. */
-export function recordExecution(
-  span: Span,
-  execution: { arguments: unknown; result: unknown; error: string | null; status: 'succeeded' | 'failed' },
-  captureContent: boolean,
-): void {
+function recordExecution(span: Span, execution: Execution, captureContent: boolean): void {
   if (captureContent) {
     span.setAttribute('gen_ai.tool.call.arguments', JSON.stringify(execution.arguments));
     if (execution.status === 'succeeded')

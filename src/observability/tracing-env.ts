@@ -1,15 +1,10 @@
 import { z } from 'zod';
+import { optionalString } from '../env-fields.js';
 
 /**
  * The standard OTEL_* variables this server reads (config.ts reads them with the others, into `tracing`), and
  * what they make of the traces: see the README's Traces section.
  */
-
-/** An unset or blank variable is unset. */
-const blankless = z
-  .string()
-  .optional()
-  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
 /** OTLP's `key=value,key2=value2` lists (headers, resource attributes), values percent-decoded. */
 const keyValueList = z
@@ -52,11 +47,11 @@ export const tracingEnv = {
     .enum(['true', 'false'])
     .default('false')
     .transform((value) => value === 'true'),
-  OTEL_TRACES_EXPORTER: blankless.pipe(z.enum(['otlp', 'none']).optional()),
-  OTEL_EXPORTER_OTLP_ENDPOINT: blankless.pipe(z.url().optional()),
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: blankless.pipe(z.url().optional()),
-  OTEL_EXPORTER_OTLP_PROTOCOL: blankless.pipe(otlpProtocol.optional()),
-  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: blankless.pipe(otlpProtocol.optional()),
+  OTEL_TRACES_EXPORTER: optionalString.pipe(z.enum(['otlp', 'none']).optional()),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalString.pipe(z.url().optional()),
+  OTEL_EXPORTER_OTLP_PROTOCOL: optionalString.pipe(otlpProtocol.optional()),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: optionalString.pipe(otlpProtocol.optional()),
   OTEL_EXPORTER_OTLP_HEADERS: keyValueList,
   OTEL_EXPORTER_OTLP_TRACES_HEADERS: keyValueList,
   OTEL_SERVICE_NAME: z.string().min(1).default('agent-platform'),

@@ -5,6 +5,7 @@ import '../budgets/budgets.schema.js';
 import '../conversations/conversations.schema.js';
 import '../conversations/context.schema.js';
 import '../completions/completions.schema.js';
+import '../completions/approvals.schema.js';
 import '../functions/functions.schema.js';
 import '../mcp/mcp.schema.js';
 import '../shopping/shopping.schema.js';

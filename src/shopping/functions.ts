@@ -27,7 +27,9 @@ export function shoppingFunctions(shopping: ShoppingService): BuiltinFunction[] 
         "Validate a purchase against the user's spending rules (limits, budgets, blocked merchants and " +
         'categories, velocity). Returns approved, violations and remainingBudget.',
       parameters: transactionParameters,
-      handler: (args, { ownerId }) => shopping.validate(ownerId, args),
+      handler: (args, { ownerId, completionId }) => shopping.validate(ownerId, args, completionId),
+      onDenied: (_args, { ownerId, completionId, reason }) =>
+        shopping.declinePending(ownerId, completionId, reason),
     },
     {
       name: ASSESS_TRANSACTION_RISK,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SpendingRuleRow } from '../storage/schema.js';
+import type { SpendingRuleRow } from '../storage/shopping.js';
 import type { NewSpendingRule } from './store.js';
 
 const money = z.number().positive('must be positive').max(1e11).multipleOf(0.01, 'at most 2 decimals');
@@ -40,6 +40,7 @@ export const spendingRuleInputSchema = z.discriminatedUnion('kind', [
   amountRule('per_transaction_limit'),
   amountRule('daily_budget'),
   amountRule('monthly_budget'),
+  amountRule('approval_above'),
   z.strictObject({ kind: z.literal('blocked_merchant'), merchant, enabled }),
   z.strictObject({ kind: z.literal('blocked_category'), category, enabled }),
   z.strictObject({

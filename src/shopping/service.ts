@@ -5,7 +5,8 @@ import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { TraceContext } from '../observability/tracing.js';
 import type { NewestFirstCursor } from '../storage/newest-first.js';
-import type { CompletionRow, SpendingRuleRow, TransactionRow } from '../storage/schema.js';
+import type { CompletionRow } from '../storage/schema.js';
+import type { SpendingRuleRow, TransactionRow } from '../storage/shopping.js';
 import { parseInput, withoutNullish } from '../validation.js';
 import { assessRisk, type RiskAssessment } from './risk.js';
 import {
@@ -76,9 +77,42 @@ export class ShoppingService {
     return this.deps.store.transactionsById(ownerId, ids);
   }
 
-  /** validate_transaction: the owner's enabled rules applied to a transaction and their history. */
-  validate(ownerId: string, args: unknown): Promise<Decision> {
-    return this.check(this.deps.store, ownerId, parseInput(transactionInputSchema, args, 'arguments'));
+  /**
+   * validate_transaction: the owner's enabled rules applied to a transaction and their history. Called in a
+   * processTransaction completion whose purchase waited for approval (now given), it also settles that purchase.
+   */
+  async validate(ownerId: string, args: unknown, completionId: string | null = null): Promise<Decision> {
+    const transaction = parseInput(transactionInputSchema, args, 'arguments');
+    if (!completionId) return this.check(this.deps.store, ownerId, transaction);
+    return this.deps.store.locked(ownerId, async (store) => {
+      const decision = await this.check(store, ownerId, transaction);
+      const pending = await store.pendingTransaction(ownerId, completionId);
+      if (pending) {
+        await store.settleTransaction(
+          pending.id,
+          sameTransaction(args, pending)
+            ? { ...decision, status: decision.approved ? 'approved' : 'declined' }
+            : {
+                status: 'declined',
+                violations: ['the model validated another purchase'],
+                remainingBudget: null,
+              },
+        );
+      }
+      return decision;
+    });
+  }
+
+  /** A purchase that waited for approval was denied (or expired): DECLINED, saying why. */
+  async declinePending(ownerId: string, completionId: string, reason: string): Promise<void> {
+    const { store } = this.deps;
+    const pending = await store.pendingTransaction(ownerId, completionId);
+    if (!pending) return;
+    await store.settleTransaction(pending.id, {
+      status: 'declined',
+      violations: [reason],
+      remainingBudget: null,
+    });
   }
 
   /** assess_transaction_risk: the risk signals of a transaction and their score. */
@@ -100,12 +134,14 @@ export class ShoppingService {
   /**
    * The flow: the model is made to call validate_transaction on the purchase, the call runs, and the
    * transaction is stored with the decision. The rule check is repeated under the owner's lock as the row is
-   * written, so two concurrent purchases cannot both spend the last of a budget.
+   * written, so two concurrent purchases cannot both spend the last of a budget. Above an approval_above rule
+   * the call waits for a human: the transaction is stored PENDING_APPROVAL and settled when the call is decided.
    */
   /** `caller`: the request's API key (its budgets count too) and trace context (the parent of the run's span). */
   async processTransaction(ownerId: string, input: unknown, caller: Caller): Promise<TransactionRow> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
+    const threshold = await this.approvalThreshold(ownerId, transaction);
     const completion = await this.ask(ownerId, caller, {
       title: `Purchase: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: SHOPPING_ASSISTANT_PROMPT,
@@ -114,7 +150,20 @@ export class ShoppingService {
         `Merchant: ${JSON.stringify(merchant)}, Category: ${JSON.stringify(category)}, Currency: ${currency}`,
       functions: [VALIDATE_TRANSACTION],
       functionCall: { name: VALIDATE_TRANSACTION },
+      requireApproval: threshold !== null,
     });
+    if (completion.status === 'awaiting_approval') {
+      return this.deps.store.insertTransaction({
+        ownerId,
+        ...transaction,
+        status: 'pending_approval',
+        violations: [
+          `${formatMoney(amount, currency)} is above the approval threshold of ${formatMoney(threshold ?? 0, currency)}`,
+        ],
+        remainingBudget: null,
+        completionId: completion.id,
+      });
+    }
     const executions = await this.deps.functions.executions(ownerId, { completionIds: [completion.id] });
     const validated = executions.some(
       (execution) =>
@@ -164,6 +213,16 @@ export class ShoppingService {
     return { ...assessment, analysis: message?.content ?? '', completion };
   }
 
+  /** The lowest approval_above amount that this purchase exceeds; null when it needs no approval. */
+  private async approvalThreshold(ownerId: string, transaction: TransactionInput): Promise<number | null> {
+    const rules = await this.deps.store.rules(ownerId, { enabledOnly: true });
+    const limits = rules
+      .filter((rule) => rule.kind === 'approval_above' && appliesTo(rule, transaction))
+      .map((rule) => rule.amount ?? 0)
+      .filter((limit) => transaction.amount > limit);
+    return limits.length > 0 ? Math.min(...limits) : null;
+  }
+
   private async check(
     store: ShoppingStore,
     ownerId: string,
@@ -191,7 +250,7 @@ export class ShoppingService {
     caller: Caller,
     question: { title: string; systemPrompt: string } & Pick<
       SendMessageInput,
-      'content' | 'functions' | 'functionCall'
+      'content' | 'functions' | 'functionCall' | 'requireApproval'
     >,
   ): Promise<CompletionRow> {
     const { completions, conversations, logger } = this.deps;

@@ -1,12 +1,21 @@
 import { CompletionRef } from '../completions/completions.schema.js';
 import { apiKeyIdOf, builder, type Context, ownerId } from '../schema/builder.js';
 import { resolveNewestFirst } from '../schema/newest-first.js';
-import type { SpendingRuleRow, TransactionRow } from '../storage/schema.js';
+import type { SpendingRuleRow, TransactionRow } from '../storage/shopping.js';
 import type { RiskSignal } from './risk.js';
 import type { RiskAnalysis } from './service.js';
 
 const TransactionStatusEnum = builder.enumType('TransactionStatus', {
-  values: { APPROVED: { value: 'approved' }, DECLINED: { value: 'declined' } } as const,
+  values: {
+    APPROVED: { value: 'approved' },
+    DECLINED: { value: 'declined' },
+    PENDING_APPROVAL: {
+      value: 'pending_approval',
+      description:
+        "Above an APPROVAL_ABOVE rule: the model's validate_transaction call waits for approveToolCall / " +
+        'denyToolCall on its completion; the transaction is then decided (or DECLINED when denied or expired).',
+    },
+  } as const,
 });
 
 const SpendingRuleKindEnum = builder.enumType('SpendingRuleKind', {
@@ -25,6 +34,11 @@ const SpendingRuleKindEnum = builder.enumType('SpendingRuleKind', {
     VELOCITY: {
       value: 'velocity',
       description: 'at most maxTransactions approved transactions in windowMinutes',
+    },
+    APPROVAL_ABOVE: {
+      value: 'approval_above',
+      description:
+        'amount, currency, optional category: processTransaction above amount waits for a human (PENDING_APPROVAL)',
     },
   } as const,
 });

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, avg, count, eq, gte, inArray, sql, sum } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { type NewestFirstCursor, newestFirst } from '../storage/newest-first.js';
-import { type SpendingRuleRow, spendingRules, type TransactionRow, transactions } from '../storage/schema.js';
+import {
+  type SpendingRuleRow,
+  spendingRules,
+  type TransactionRow,
+  transactions,
+} from '../storage/shopping.js';
 
 export type NewSpendingRule = Omit<SpendingRuleRow, 'id' | 'ownerId' | 'createdAt' | 'updatedAt'>;
 export type NewTransaction = Omit<TransactionRow, 'id' | 'createdAt'>;
@@ -59,6 +64,28 @@ export class ShoppingStore {
       .returning();
     if (!row) throw new Error('transaction insert returned nothing');
     return row;
+  }
+
+  /** The transaction of a processTransaction completion that waits for its approval, if any. */
+  async pendingTransaction(ownerId: string, completionId: string): Promise<TransactionRow | null> {
+    const [row] = await this.db
+      .select()
+      .from(transactions)
+      .where(
+        and(
+          eq(transactions.ownerId, ownerId),
+          eq(transactions.completionId, completionId),
+          eq(transactions.status, 'pending_approval'),
+        ),
+      );
+    return row ?? null;
+  }
+
+  async settleTransaction(
+    id: string,
+    decision: Pick<TransactionRow, 'status' | 'violations' | 'remainingBudget'>,
+  ): Promise<void> {
+    await this.db.update(transactions).set(decision).where(eq(transactions.id, id));
   }
 
   async transactionsById(ownerId: string, ids: readonly string[]): Promise<TransactionRow[]> {

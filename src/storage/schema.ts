@@ -5,7 +5,6 @@ import {
   index,
   integer,
   jsonb,
-  numeric,
   pgTable,
   real,
   text,
@@ -14,7 +13,8 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
-const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+export const createdAt = () =>
+  timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
 export const principals = pgTable('principals', {
   id: text('id').primaryKey(),
@@ -140,7 +140,9 @@ export const completions = pgTable(
     conversationId: text('conversation_id')
       .notNull()
       .references(() => conversations.id, { onDelete: 'cascade' }),
-    status: text('status', { enum: ['running', 'completed', 'failed', 'cancelled'] }).notNull(),
+    status: text('status', {
+      enum: ['running', 'awaiting_approval', 'completed', 'failed', 'cancelled'],
+    }).notNull(),
     /** The key the completion was started with: its requests count against that key's budgets too. */
     apiKeyId: text('api_key_id').references(() => apiKeys.id, { onDelete: 'set null' }),
     model: text('model').notNull(),
@@ -162,11 +164,14 @@ export const completions = pgTable(
     leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true, mode: 'date' }),
     /** The reply so far, saved with each lease renewal so a sweep can keep it as a PARTIAL message. */
     partialContent: text('partial_content'),
+    /** What a run paused for tool approvals needs to go on, on any instance (see completions/run-state.ts). */
+    runState: jsonb('run_state').$type<unknown>(),
   },
   (table) => [
     uniqueIndex('completions_owner_idempotency_idx').on(table.ownerId, table.idempotencyKey),
     index('completions_conversation_idx').on(table.conversationId),
     index('completions_running_lease_idx').on(table.leaseExpiresAt).where(sql`${table.status} = 'running'`),
+    index('completions_awaiting_idx').on(table.id).where(sql`${table.status} = 'awaiting_approval'`),
   ],
 );
 
@@ -217,6 +222,8 @@ export const functionDefinitions = pgTable('function_definitions', {
   mcpServer: text('mcp_server').references(() => mcpServers.name, { onDelete: 'cascade' }),
   mcpTool: text('mcp_tool'),
   enabled: boolean('enabled').notNull().default(true),
+  /** A call by the model waits for approveToolCall / denyToolCall before it runs. */
+  requiresApproval: boolean('requires_approval').notNull().default(false),
   createdAt: createdAt(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });
@@ -246,58 +253,6 @@ export const functionExecutions = pgTable(
   ],
 );
 
-export const transactions = pgTable(
-  'transactions',
-  {
-    id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
-    amount: numeric('amount', { precision: 14, scale: 2, mode: 'number' }).notNull(),
-    currency: text('currency').notNull(),
-    merchant: text('merchant').notNull(),
-    category: text('category').notNull(),
-    status: text('status', { enum: ['approved', 'declined'] }).notNull(),
-    violations: jsonb('violations').$type<string[]>().notNull(),
-    remainingBudget: numeric('remaining_budget', { precision: 14, scale: 2, mode: 'number' }),
-    completionId: text('completion_id').references(() => completions.id, { onDelete: 'set null' }),
-    createdAt: createdAt(),
-  },
-  (table) => [index('transactions_owner_created_idx').on(table.ownerId, table.createdAt, table.id)],
-);
-
-export const spendingRules = pgTable(
-  'spending_rules',
-  {
-    id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
-    kind: text('kind', {
-      enum: [
-        'per_transaction_limit',
-        'daily_budget',
-        'monthly_budget',
-        'blocked_merchant',
-        'blocked_category',
-        'velocity',
-      ],
-    }).notNull(),
-    /** What the rule is about, normalised (category, merchant, currency), so an upsert finds the same rule. */
-    scope: text('scope').notNull(),
-    category: text('category'),
-    merchant: text('merchant'),
-    amount: numeric('amount', { precision: 14, scale: 2, mode: 'number' }),
-    currency: text('currency'),
-    maxTransactions: integer('max_transactions'),
-    windowMinutes: integer('window_minutes'),
-    enabled: boolean('enabled').notNull().default(true),
-    createdAt: createdAt(),
-    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-  },
-  (table) => [uniqueIndex('spending_rules_owner_kind_scope_idx').on(table.ownerId, table.kind, table.scope)],
-);
-
 /** Spending limits per UTC day or month: a principal's (api_key_id null) or one key's; counted in limits/. */
 export const budgets = pgTable(
   'budgets',
@@ -325,6 +280,4 @@ export type CompletionRow = typeof completions.$inferSelect;
 export type FunctionDefinitionRow = typeof functionDefinitions.$inferSelect;
 export type McpServerRow = typeof mcpServers.$inferSelect;
 export type FunctionExecutionRow = typeof functionExecutions.$inferSelect;
-export type TransactionRow = typeof transactions.$inferSelect;
-export type SpendingRuleRow = typeof spendingRules.$inferSelect;
 export type BudgetRow = typeof budgets.$inferSelect;

@@ -1,6 +1,6 @@
 export { OpenAIService, type UpstreamOptions } from './client.js';
 export { connectUpstream } from './connect.js';
-export { UpstreamGate } from './gate.js';
+export { UpstreamGate, upstreamGate } from './gate.js';
 export { toMessageParam } from './messages.js';
 export { UpstreamModels } from './models.js';
 export { UpstreamMonitor } from './monitor.js';

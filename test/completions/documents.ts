@@ -94,3 +94,53 @@ export const StructuredCompletion = graphql(`
     completion(id: $id) { id status parsed refusal error { code message } message { content refusal status } }
   }
 `);
+
+export const SendForApproval = graphql(`
+  mutation SendForApproval($input: SendMessageInput!) {
+    sendMessage(input: $input) {
+      id
+      status
+      message { content }
+      functionExecutions { id }
+      toolApprovals { toolCallId functionName arguments status reason expiresAt decidedAt }
+    }
+  }
+`);
+
+export const ApproveToolCall = graphql(`
+  mutation ApproveToolCall($input: ApproveToolCallInput!) {
+    approveToolCall(input: $input) { id status }
+  }
+`);
+
+export const DenyToolCall = graphql(`
+  mutation DenyToolCall($input: DenyToolCallInput!) {
+    denyToolCall(input: $input) { id status }
+  }
+`);
+
+export const ApprovalOutcome = graphql(`
+  query ApprovalOutcome($id: ID!) {
+    completion(id: $id) {
+      status
+      message { content }
+      error { code message }
+      functionExecutions { functionName status toolCallId }
+      toolApprovals { toolCallId status reason decidedAt }
+    }
+  }
+`);
+
+export const ApprovalEvents = graphql(`
+  subscription ApprovalEvents($completionId: ID!, $afterSeq: Int) {
+    completionEvents(completionId: $completionId, afterSeq: $afterSeq) {
+      __typename
+      seq
+      ... on ToolApprovalRequested { toolCall { id functionName arguments } arguments expiresAt }
+      ... on FunctionExecuted { execution { functionName status toolCallId } }
+      ... on ContentDelta { text }
+      ... on CompletionDone { completion { status message { content } } }
+      ... on CompletionFailed { error { code message } }
+    }
+  }
+`);

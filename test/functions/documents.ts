@@ -96,3 +96,15 @@ export const ListFunctions = graphql(`
     functions { name kind enabled stats { calls } }
   }
 `);
+
+export const RegisterApprovalFunction = graphql(`
+  mutation RegisterApprovalFunction($input: RegisterFunctionInput!) {
+    registerFunction(input: $input) { name requiresApproval }
+  }
+`);
+
+export const SendToApprove = graphql(`
+  mutation SendToApprove($input: SendMessageInput!) {
+    sendMessage(input: $input) { id status functionExecutions { id } toolApprovals { functionName arguments } }
+  }
+`);

@@ -10,8 +10,10 @@ import {
   CreateToolConversation,
   ExecuteFunction,
   ExecuteFunctionInline,
+  RegisterApprovalFunction,
   RegisterFunction,
   RegisterFunctionInline,
+  SendToApprove,
   SendWithFunctions,
 } from './documents.js';
 
@@ -155,6 +157,47 @@ describe('webhook functions', () => {
     expect(sendMessage.message?.content).toBe(
       'Function results: order_item returned {"received":{"item":"book"}}.',
     );
+  });
+
+  it('registered with requiresApproval wait for a decision before a call of the model reaches the URL', async () => {
+    const calls = hooks.received.length;
+    const { registerFunction } = await server.data(
+      RegisterApprovalFunction,
+      {
+        input: {
+          name: 'order_approved',
+          description: 'Place an order for an item',
+          parameters: orderParameters,
+          webhookUrl: `${hooks.url}/echo`,
+          requiresApproval: true,
+        },
+      },
+      { apiKey: ADMIN },
+    );
+    expect(registerFunction).toEqual({ name: 'order_approved', requiresApproval: true });
+    const { createConversation } = await server.data(
+      CreateToolConversation,
+      { input: { title: 'orders' } },
+      { apiKey: USER },
+    );
+    const { sendMessage } = await server.data(
+      SendToApprove,
+      {
+        input: {
+          conversationId: createConversation.id,
+          content: 'Order item: book',
+          functions: ['order_approved'],
+          functionCall: { name: 'order_approved' },
+        },
+      },
+      { apiKey: USER },
+    );
+    expect(sendMessage).toMatchObject({
+      status: 'AWAITING_APPROVAL',
+      functionExecutions: [],
+      toolApprovals: [{ functionName: 'order_approved', arguments: { item: 'book' } }],
+    });
+    expect(hooks.received.length).toBe(calls);
   });
 
   it('on a host not on the allow-list are refused at registration', async () => {

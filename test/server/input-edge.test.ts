@@ -1,6 +1,7 @@
 import { count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { completions, functionExecutions, messages, transactions } from '../../src/storage/schema.js';
+import { completions, functionExecutions, messages } from '../../src/storage/schema.js';
+import { transactions } from '../../src/storage/shopping.js';
 import { Chat, SendMessage } from '../completions/documents.js';
 import { AddMessage, ConversationMessages, CreateConversation } from '../conversations/documents.js';
 import { ExecuteFunction } from '../functions/documents.js';

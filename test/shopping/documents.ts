@@ -47,3 +47,18 @@ export const AnalyzeRisk = graphql(`
     }
   }
 `);
+
+export const ProcessTransactionForApproval = graphql(`
+  mutation ProcessTransactionForApproval($input: ProcessTransactionInput!) {
+    processTransaction(input: $input) {
+      id status violations
+      completion { id status toolApprovals { toolCallId arguments status } }
+    }
+  }
+`);
+
+export const TransactionDecision = graphql(`
+  query TransactionDecision($id: ID!) {
+    node(id: $id) { ... on Transaction { status violations remainingBudget } }
+  }
+`);
