@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { get_encoding } from 'tiktoken';
 import { type App, createApp } from '../src/app.js';
@@ -116,7 +117,7 @@ export async function runContextBench(): Promise<ContextBenchResult> {
   try {
     const { context, conversations, principals } = app.services;
     const owner = await principals.ensurePrincipal('context-bench', []);
-    const caller = { signal: new AbortController().signal, logger: app.logger };
+    const caller = { signal: new AbortController().signal, logger: app.logger, trace: ROOT_CONTEXT };
     const { contextWindow } = app.services.models.get(MODEL);
     const sizes: ContextBenchSize[] = [];
     let largest: ConversationRow | undefined;

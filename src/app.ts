@@ -25,6 +25,7 @@ import { ClientLimits, openLimitStores, systemClock } from './limits/index.js';
 import { createFunctionRegistry } from './mcp/registry.js';
 import { createFileLogger, createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import { Tracing } from './observability/tracing.js';
 import { UsageService } from './observability/usage.js';
 import { schema } from './schema/index.js';
 import { createHttpServer } from './server/http.js';
@@ -40,11 +41,9 @@ import {
   connectUpstream,
   OpenAIService,
   ResponseCache,
-  RetryPolicy,
-  UpstreamGate,
-  UpstreamLimiter,
   UpstreamModels,
   UpstreamMonitor,
+  upstreamGate,
 } from './upstream/index.js';
 
 export interface AppOptions extends DatabaseOptions {
@@ -98,6 +97,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock: systemClock,
   });
   const metrics = new Metrics();
+  const tracing = config.tracing ? Tracing.start(config.tracing, logger) : Tracing.off();
   const budgets = new BudgetService({
     db: database.db,
     principals,
@@ -120,36 +120,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     models,
     defaults: defaultSettings(config),
   });
-  const { functions, mcp } = createFunctionRegistry({ config, db: database.db, principals, logger, metrics });
+  const observers = { logger, metrics, tracing };
+  const { functions, mcp } = createFunctionRegistry({ config, db: database.db, principals, ...observers });
   const openai = new OpenAIService({
-    monitor: new UpstreamMonitor({ metrics, models, file: logFile?.logger ?? null }),
+    monitor: new UpstreamMonitor({ metrics, models, tracing, file: logFile?.logger ?? null }),
     tokens,
     apiKey: upstream.apiKey,
     baseURL: upstream.baseURL,
     models,
     tokenLimit: config.OPENAI_TOKEN_LIMIT_PARAM,
     timeoutMs: config.OPENAI_TIMEOUT_MS,
-    gate: new UpstreamGate(
-      new UpstreamLimiter({
-        buckets: limitStores.buckets,
-        clock: systemClock,
-        upstream: upstream.baseURL,
-        limits: { requestsPerWindow: config.RATE_LIMIT_RPM, tokensPerWindow: config.RATE_LIMIT_TPM },
-        modelLimits: config.RATE_LIMIT_MODELS,
-        windowMs: config.RATE_LIMIT_WINDOW_MS,
-        maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
-        metrics,
-      }),
-      new RetryPolicy(
-        {
-          maxRetries: config.OPENAI_MAX_RETRIES,
-          baseDelayMs: config.OPENAI_RETRY_BASE_DELAY_MS,
-          maxDelayMs: config.OPENAI_RETRY_MAX_DELAY_MS,
-          maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
-        },
-        systemClock,
-      ),
-    ),
+    gate: upstreamGate(config, { buckets: limitStores.buckets, upstream: upstream.baseURL, metrics }),
     cache: new ResponseCache(limitStores.cache, metrics),
     budgets,
   });
@@ -162,7 +143,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
   });
   const summarizer = new Summarizer({ messages: conversations, tokens, models, openai, summaryRequests });
-  const context = new ContextManager({ conversations, tokens, models, summarizer });
+  const context = new ContextManager({ conversations, tokens, models, summarizer, tracing });
   const runs = new RunRegistry(eventLog);
   const fallbacks = new ModelFallbacks({ defaults: config.FALLBACK_MODELS, models, metrics });
   const completionPath = {
@@ -194,6 +175,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     fallbacks,
     settings: conversationService,
     structuredOutputs: new StructuredOutputs(),
+    tracing,
+    lease,
     gate: approval.gate,
     runs,
     runner,
@@ -243,6 +226,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     mcp,
     shopping,
     metrics,
+    tracing,
     // A store holds no state: the report's function store beside the registry's costs nothing.
     usage: new UsageService({
       completions: completionStore,
@@ -298,6 +282,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await database.close();
       await redis?.quit();
       logFile?.close();
+      await tracing.shutdown();
     },
   };
   // FALLBACK_MODELS may name only models on offer, which is known once the upstream's GET /models was read.

@@ -1,12 +1,9 @@
 import { z } from 'zod';
+import { optionalString } from './env-fields.js';
+import { type TracingConfig, tracingEnv, tracingOf } from './observability/tracing-env.js';
 import { modelInfoSchema, modelNameSchema } from './tokens/index.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
 const apiKeyEntry = z
   .string()
@@ -192,6 +189,7 @@ export const envSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((value) => value === 'true'),
+  ...tracingEnv,
 });
 
 /** Unset or blank: undefined; otherwise a number that `schema` accepts. */
@@ -228,6 +226,8 @@ export type Config = z.output<typeof envSchema> & {
   devMode: boolean;
   /** Schema introspection and GraphiQL: GRAPHQL_INTROSPECTION, or on in development mode when it is unset. */
   introspection: boolean;
+  /** OpenTelemetry traces, or null when they are off (see tracingOf). */
+  tracing: TracingConfig | null;
 };
 
 export class ConfigError extends Error {}
@@ -252,7 +252,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (config.PERSISTED_DOCUMENTS_ONLY && config.PERSISTED_DOCUMENTS.length === 0) {
     throw new ConfigError('PERSISTED_DOCUMENTS_ONLY=true needs PERSISTED_DOCUMENTS: no operation could run.');
   }
-  return { ...config, devMode, introspection: config.GRAPHQL_INTROSPECTION ?? devMode };
+  return {
+    ...config,
+    devMode,
+    introspection: config.GRAPHQL_INTROSPECTION ?? devMode,
+    tracing: tracingOf(config),
+  };
 }
 
 export function loadSimulatorConfig(env: Record<string, string | undefined>): SimulatorConfig {

@@ -9,6 +9,7 @@ import type { FunctionService } from './functions/index.js';
 import type { ClientLimits } from './limits/index.js';
 import type { McpServers } from './mcp/index.js';
 import type { Metrics } from './observability/metrics.js';
+import type { Tracing } from './observability/tracing.js';
 import type { UsageService } from './observability/usage.js';
 import type { ShoppingService } from './shopping/index.js';
 import type { Database } from './storage/db.js';
@@ -32,6 +33,7 @@ export interface Services {
   mcp: McpServers;
   shopping: ShoppingService;
   metrics: Metrics;
+  tracing: Tracing;
   usage: UsageService;
   clientLimits: ClientLimits;
   /** What each request's loaders read through. */

@@ -78,6 +78,44 @@ describe('configuration', () => {
     expect(() => loadConfig({ FALLBACK_MODELS: value })).toThrow(/FALLBACK_MODELS/);
     expect(() => loadConfig({ FALLBACK_MODELS: value })).toThrow(message);
   });
+
+  it('keeps traces off unless an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp is set, and off with none', () => {
+    expect(loadConfig({}).tracing).toBeNull();
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp' }).tracing?.url).toBe('http://localhost:4318/v1/traces');
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+    expect(loadConfig(endpoint).tracing).not.toBeNull();
+    expect(loadConfig({ ...endpoint, OTEL_TRACES_EXPORTER: 'none' }).tracing).toBeNull();
+    expect(loadConfig({ ...endpoint, OTEL_SDK_DISABLED: 'true' }).tracing).toBeNull();
+  });
+
+  it('sends traces to <endpoint>/v1/traces or the traces endpoint as given, as agent-platform by default', () => {
+    const general = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.com/otlp/' }).tracing;
+    expect(general).toMatchObject({
+      url: 'https://otel.example.com/otlp/v1/traces',
+      protocol: 'http/protobuf',
+      serviceName: 'agent-platform',
+      captureContent: false,
+    });
+    const specific = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.com',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/ingest',
+      OTEL_SERVICE_NAME: 'agents-eu',
+    }).tracing;
+    expect(specific).toMatchObject({ url: 'https://traces.example.com/ingest', serviceName: 'agents-eu' });
+  });
+
+  it('reads OTLP headers percent-decoded, the signal-specific ones winning, and refuses gRPC', () => {
+    const tracing = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Basic%20cGs6c2s=,x-tenant=a',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-tenant=b',
+    }).tracing;
+    expect(tracing?.headers).toEqual({ Authorization: 'Basic cGs6c2s=', 'x-tenant': 'b' });
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' })).toThrow(
+      /OTEL_EXPORTER_OTLP_HEADERS/,
+    );
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/grpc is not supported/);
+  });
 });
 
 describe('simulator configuration', () => {

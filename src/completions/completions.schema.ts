@@ -171,20 +171,25 @@ async function loadCompletion(context: Context, id: string): Promise<CompletionR
   return completion;
 }
 
-/** Who a completion runs for, besides its owner: the request's logger and the API key it came with. */
-function callerOf(context: Context) {
-  return { logger: context.logger, apiKeyId: apiKeyIdOf(context) };
-}
-
-function startCompletion(
-  context: Context,
-  args: SendMessageArgs,
-  options: Omit<StartOptions, 'logger' | 'apiKeyId'>,
-) {
+function startCompletion(context: Context, args: SendMessageArgs, options: Omit<StartOptions, keyof Caller>) {
   return context.services.completions.start(ownerId(context), sendRequest(args), {
     ...options,
     ...callerOf(context),
   });
+}
+
+type Caller = Pick<StartOptions, 'logger' | 'apiKeyId' | 'trace'>;
+
+/**
+ * Who a completion runs for, besides its owner: the request's logger, the API key it came with, and the
+ * operation's trace context, which the run carries on.
+ */
+function callerOf(context: Context): Caller {
+  return {
+    logger: context.logger,
+    apiKeyId: apiKeyIdOf(context),
+    trace: context.services.tracing.operationContext(context),
+  };
 }
 
 builder.queryFields((t) => ({

@@ -2,6 +2,7 @@ import type { ConversationSettings } from '../conversations/settings.js';
 import type { NewMessage } from '../conversations/store.js';
 import type { FunctionCallChoice, ToolOffer } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { TraceContext } from '../observability/tracing.js';
 import type {
   CompletionAttemptRecord,
   CompletionRow,
@@ -31,6 +32,8 @@ export interface CompletionRun {
   resumeAfter?: RunState;
   signal: AbortSignal;
   logger: Logger;
+  /** The run's `invoke_agent` span: the parent of its model requests, context trims and function executions. */
+  trace: TraceContext;
   /** Usage and cost of every request so far, each request priced at its own model's rates. */
   progress: { started: number; firstTokenMs: number | null; usage: Usage; costUsd: number };
   /** The current step's content so far, stored as PARTIAL if the run fails before it is stored in full. */

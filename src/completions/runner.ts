@@ -190,7 +190,8 @@ export class CompletionRunner {
       progress.usage = addUsage(progress.usage, usage);
       progress.costUsd += costUsd(this.deps.models.get(model), usage);
     };
-    for await (const delta of openai.deltas(request, run.stream, run.signal, run.logger, addStepUsage)) {
+    const caller = { ...run, conversationId: run.conversation.id };
+    for await (const delta of openai.deltas(request, caller, addStepUsage)) {
       if (delta.type === 'content') {
         firstToken();
         run.content += delta.text;

@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { z } from 'zod';
 import type { ConversationService } from '../conversations/service.js';
 import { type ConversationSettings, pickSettings, settingsOf } from '../conversations/settings.js';
@@ -5,6 +6,8 @@ import type { ConversationStore } from '../conversations/store.js';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { FunctionCallChoice, FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import { agentSpan, tracedRun } from '../observability/spans.js';
+import type { TraceContext, Tracing } from '../observability/tracing.js';
 import type { CompletionRow } from '../storage/schema.js';
 import type { ModelTable } from '../tokens/index.js';
 import { parseInput } from '../validation.js';
@@ -45,6 +48,8 @@ export interface StartOptions {
   cancelWhenUnwatched: boolean;
   /** The request's logger: the run's lines, its upstream calls' included, carry the request id. */
   logger: Logger;
+  /** The parent of the run's `invoke_agent` span: the GraphQL operation's. */
+  trace: TraceContext;
   /** The API key the request came with (null in development mode): its budgets apply besides the owner's. */
   apiKeyId: string | null;
 }
@@ -67,6 +72,7 @@ export class CompletionService {
       settings: Pick<ConversationService, 'settings'>;
       fallbacks: ModelFallbacks;
       structuredOutputs: StructuredOutputs;
+      tracing: Tracing;
       gate: ApprovalGate;
       lease: Lease;
       runs: RunRegistry;
@@ -126,6 +132,7 @@ export class CompletionService {
       },
       signal: controller.signal,
       logger: options.logger.child({ completionId: row.id }),
+      trace: options.trace,
       progress: {
         started: performance.now(),
         firstTokenMs: null,
@@ -141,7 +148,11 @@ export class CompletionService {
       cancelWhenUnwatched: options.cancelWhenUnwatched,
       content: () => run.content,
     };
-    this.deps.runs.add(row.id, handle, this.deps.runner.run(run));
+    const span = agentSpan(settings.model, conversation.id, row.id);
+    const done = tracedRun(this.deps.tracing, span, options.trace, (trace) =>
+      this.deps.runner.run(Object.assign(run, { trace })),
+    );
+    this.deps.runs.add(row.id, handle, done);
     return row;
   }
 
@@ -186,6 +197,8 @@ export class CompletionService {
       resumeAfter: state,
       signal,
       logger: logger.child({ completionId: completion.id }),
+      // A run resumed after an approval traces on its own (the operation that started it is long over).
+      trace: ROOT_CONTEXT,
       progress: {
         started: performance.now() - state.elapsedMs,
         firstTokenMs: state.firstTokenMs,
@@ -205,7 +218,7 @@ export class CompletionService {
   async complete(
     ownerId: string,
     input: SendMessageInput,
-    caller: Pick<StartOptions, 'logger' | 'apiKeyId'>,
+    caller: Pick<StartOptions, 'logger' | 'apiKeyId' | 'trace'>,
   ): Promise<CompletionRow> {
     const started = await this.start(ownerId, input, {
       stream: false,

@@ -75,7 +75,7 @@ export class ToolCalls {
           run.offer,
           call,
           completion.id,
-          run.signal,
+          run,
         );
         events.append(completion.id, { kind: 'functionExecuted', execution });
         return toolMessageContent(execution);

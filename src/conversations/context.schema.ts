@@ -63,7 +63,11 @@ builder.mutationFields((t) => ({
         decodeId(input.conversationId, 'Conversation', 'input.conversationId'),
         parseInput(maxTokensSchema, input.maxTokens ?? DEFAULT_TRIM_MAX_TOKENS, 'input.maxTokens'),
         input.strategy ?? null,
-        context,
+        {
+          signal: context.signal,
+          logger: context.logger,
+          trace: context.services.tracing.operationContext(context),
+        },
       ),
   }),
   clearMessagesBefore: t.fieldWithInput({

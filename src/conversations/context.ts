@@ -1,5 +1,7 @@
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { trimmedAttributes, trimSpan } from '../observability/spans.js';
+import type { TraceContext, Tracing } from '../observability/tracing.js';
 import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import type { ModelTable, TokenCounter, ToolDefinitionLike } from '../tokens/index.js';
 import type { ChatRequest } from '../upstream/index.js';
@@ -27,10 +29,11 @@ export interface TrimResult {
   tokenCount: number;
 }
 
-/** What an operation needs to call the model (SUMMARIZE): the caller's abort signal and logger. */
+/** What an operation needs to call the model (SUMMARIZE): the caller's abort signal, logger and trace context. */
 export interface Caller {
   signal: AbortSignal;
   logger: Logger;
+  trace: TraceContext;
 }
 
 /** A non-tool message with the tool results right after it: kept or dropped as one, as OpenAI requires. */
@@ -55,6 +58,7 @@ export class ContextManager {
       tokens: TokenCounter;
       models: ModelTable;
       summarizer: Summarizer;
+      tracing: Tracing;
     },
   ) {}
 
@@ -108,21 +112,37 @@ export class ContextManager {
     return { ...trimmed, toolTokens };
   }
 
-  /**
-   * Deletes the messages written before `before`, except system
-   * messages. A unit goes as a whole when its first message is older, so no tool result outlives its call.
-   */
+  /** Deletes the messages written before `before`, except system messages (see deleteUnitsBefore). */
   async clearMessagesBefore(ownerId: string, conversationId: string, before: Date): Promise<number> {
     const conversation = await this.deps.conversations.get(ownerId, conversationId);
     return this.deps.conversations.deleteBefore(conversation.id, before);
   }
 
-  private async trim(
+  /** A trim in its `trim_context` span, which holds the SUMMARIZE model request if there is one. */
+  private trim(
     conversation: ConversationRow,
     limit: number,
     strategy: ContextStrategy,
     caller: Caller,
     limitDescription: string,
+  ): Promise<TrimResult> {
+    const start = trimSpan(conversation.id, strategy, limit);
+    return this.deps.tracing.inSpan(start, caller.trace, async (span, trace) => {
+      const trimmed = await this.trimWithin(conversation, limit, strategy, limitDescription, {
+        ...caller,
+        trace,
+      });
+      span.setAttributes(trimmedAttributes(trimmed));
+      return trimmed;
+    });
+  }
+
+  private async trimWithin(
+    conversation: ConversationRow,
+    limit: number,
+    strategy: ContextStrategy,
+    limitDescription: string,
+    caller: Caller,
   ): Promise<TrimResult> {
     const totals = await this.deps.conversations.contextTotals(conversation.id);
     const { tokenCount } = totals;

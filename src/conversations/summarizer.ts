@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import type { TraceContext } from '../observability/tracing.js';
 import type { ConversationRow, MessageRow } from '../storage/schema.js';
 import type { ModelTable, TokenCounter } from '../tokens/index.js';
 import type { ChatRequest, OpenAIService, Usage } from '../upstream/index.js';
@@ -31,7 +32,7 @@ export class Summarizer {
     conversation: ConversationRow,
     spanIds: string[],
     maxTokens: number,
-    caller: { signal: AbortSignal; logger: Logger },
+    caller: { signal: AbortSignal; logger: Logger; trace: TraceContext },
   ): Promise<string> {
     const rows = await this.deps.messages.inContextOrder(spanIds);
     const prompt = [
@@ -54,7 +55,8 @@ export class Summarizer {
     let text = '';
     let usage: Usage | undefined;
     try {
-      const deltas = this.deps.openai.deltas(request, false, caller.signal, caller.logger, (used) => {
+      const call = { ...caller, stream: false, conversationId: conversation.id };
+      const deltas = this.deps.openai.deltas(request, call, (used) => {
         usage = used;
       });
       for await (const delta of deltas) if (delta.type === 'content') text += delta.text;

@@ -150,6 +150,9 @@ builder.mutationFields((t) => ({
       arguments: t.input.field({ type: 'JSON', required: true }),
     },
     resolve: (_root, { input }, context) =>
-      context.services.functions.executeByName(ownerId(context), input.name, input.arguments, context.signal),
+      context.services.functions.executeByName(ownerId(context), input.name, input.arguments, {
+        signal: context.signal,
+        trace: context.services.tracing.operationContext(context),
+      }),
   }),
 }));

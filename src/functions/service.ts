@@ -3,9 +3,12 @@ import { z } from 'zod';
 import { AppError, badInput, ErrorCode, notFound } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { tracedExecution } from '../observability/spans.js';
+import type { TraceContext, Tracing } from '../observability/tracing.js';
 import type { FunctionDefinitionRow, FunctionExecutionRow } from '../storage/schema.js';
 import { parseInput } from '../validation.js';
 import { type ArgumentValidator, unstorableJson } from './arguments.js';
+import { untilAborted } from './deadline.js';
 import type { ExecutionFilter, FunctionStats, FunctionStore } from './store.js';
 import type {
   BuiltinFunction,
@@ -50,6 +53,7 @@ export class FunctionService {
       maxResultBytes: number;
       logger: Logger;
       metrics: Metrics;
+      tracing: Tracing;
     },
   ) {}
 
@@ -177,7 +181,7 @@ export class FunctionService {
     offer: ToolOffer,
     call: ToolCall,
     completionId: string,
-    signal: AbortSignal,
+    caller: { signal: AbortSignal; trace: TraceContext },
   ): Promise<FunctionExecutionRow> {
     return this.execute({
       ownerId,
@@ -186,7 +190,7 @@ export class FunctionService {
       arguments: call.arguments,
       completionId,
       toolCallId: call.id,
-      signal,
+      ...caller,
     });
   }
 
@@ -195,13 +199,17 @@ export class FunctionService {
     ownerId: string,
     name: string,
     args: unknown,
-    signal: AbortSignal,
+    caller: { signal: AbortSignal; trace: TraceContext },
   ): Promise<FunctionExecutionRow> {
     const [definition] = await this.offer(ownerId, [name], 'input.name');
-    return this.execute({ ownerId, functionName: name, function: definition, arguments: args, signal });
+    return this.execute({ ownerId, functionName: name, function: definition, arguments: args, ...caller });
   }
 
-  async execute(request: ExecutionRequest): Promise<FunctionExecutionRow> {
+  execute(request: ExecutionRequest): Promise<FunctionExecutionRow> {
+    return tracedExecution(this.deps.tracing, request, (trace) => this.executeWithin({ ...request, trace }));
+  }
+
+  private async executeWithin(request: ExecutionRequest): Promise<FunctionExecutionRow> {
     const createdAt = new Date();
     const started = performance.now();
     const outcome = await this.outcome(request);
@@ -247,7 +255,7 @@ export class FunctionService {
       status: 'failed',
     });
     try {
-      const context = { ownerId, completionId: request.completionId ?? null, signal };
+      const context = { ownerId, completionId: request.completionId ?? null, signal, trace: request.trace };
       const value = await untilAborted(this.handle(definition, checked.value, context), signal);
       const text = JSON.stringify(value ?? null);
       if (Buffer.byteLength(text) > this.deps.maxResultBytes)
@@ -270,23 +278,13 @@ export class FunctionService {
     context: FunctionContext,
   ): Promise<unknown> {
     if (definition.kind === 'webhook' && definition.webhookUrl)
-      return this.deps.webhooks.call(definition.webhookUrl, args, context.signal);
+      return this.deps.webhooks.call(definition.webhookUrl, args, context);
     if (definition.kind === 'mcp') return this.deps.mcp.call(definition, args, context.signal);
     const builtin = this.builtins.get(definition.name);
     if (!builtin)
       throw new AppError(ErrorCode.FUNCTION_FAILED, `${definition.name} has no handler on this instance`);
     return builtin.handler(args, context);
   }
-}
-
-/** Settles with `work`, or rejects when `signal` aborts first: the timeout holds even for a handler that ignores it. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /** The `tool` message content for an execution: its JSON result, or `{"error": …}` so the model can react. */

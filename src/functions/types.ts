@@ -1,5 +1,8 @@
 import type { ChatCompletionTool, ChatCompletionToolChoiceOption } from 'openai/resources/chat/completions';
+import type { TraceContext } from '../observability/tracing.js';
 import type { FunctionDefinitionRow } from '../storage/schema.js';
+
+/** What the function registry takes and hands out (see FunctionService). */
 
 export interface FunctionContext {
   ownerId: string;
@@ -7,6 +10,8 @@ export interface FunctionContext {
   completionId: string | null;
   /** Aborted on timeout or when the completion is cancelled. */
   signal: AbortSignal;
+  /** The execution's span: a webhook call carries it on as `traceparent`. */
+  trace: TraceContext;
 }
 
 /** A function whose handler is code, registered at start. */
@@ -51,6 +56,8 @@ export interface ExecutionRequest {
   completionId?: string | null;
   toolCallId?: string | null;
   signal?: AbortSignal;
+  /** The parent of the execution's span: the completion run's, or the executeFunction operation's. */
+  trace: TraceContext;
 }
 
 export type FunctionCallMode = 'auto' | 'none' | 'required';

@@ -1,4 +1,6 @@
 import { AppError, badInput, ErrorCode } from '../errors.js';
+import type { Tracing } from '../observability/tracing.js';
+import type { FunctionContext } from './types.js';
 
 /**
  * Calls webhook functions: POST the arguments as JSON, read a JSON result. Only URLs on the allow-list are
@@ -10,6 +12,7 @@ export class WebhookCaller {
     /** Origins (`http://host:port`) or bare hosts, as parsed by config. */
     private readonly allowlist: string[],
     private readonly maxResultBytes: number,
+    private readonly tracing: Tracing,
   ) {}
 
   /** The normalised URL, or BAD_USER_INPUT naming `field` when it is malformed or not allowed. */
@@ -33,14 +36,23 @@ export class WebhookCaller {
     return parsed.toString();
   }
 
-  async call(url: string, args: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+  /** POSTs with the execution's `traceparent` (and `tracestate`), so the webhook's own spans join the trace. */
+  async call(
+    url: string,
+    args: Record<string, unknown>,
+    { signal, trace }: Pick<FunctionContext, 'signal' | 'trace'>,
+  ): Promise<unknown> {
     const target = this.allowedUrl(url, 'webhookUrl');
     let response: Response;
     let body: string;
     try {
       response = await fetch(target, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: {
+          ...this.tracing.headers(trace),
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
         body: JSON.stringify(args),
         redirect: 'error',
         signal,

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { ArgumentValidator, FunctionService, FunctionStore, WebhookCaller } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { Db } from '../storage/db.js';
 import { McpServers } from './service.js';
 import { McpServerStore } from './store.js';
@@ -17,11 +18,16 @@ export function createFunctionRegistry(deps: {
   principals: PrincipalStore;
   logger: Logger;
   metrics: Metrics;
+  tracing: Tracing;
 }): { functions: FunctionService; mcp: McpServers } {
   const { config, db, logger } = deps;
   const store = new FunctionStore(db);
   const validator = new ArgumentValidator(config.FUNCTION_MAX_ARGUMENT_BYTES);
-  const webhooks = new WebhookCaller(config.FUNCTION_WEBHOOK_ALLOWLIST, config.FUNCTION_MAX_RESULT_BYTES);
+  const webhooks = new WebhookCaller(
+    config.FUNCTION_WEBHOOK_ALLOWLIST,
+    config.FUNCTION_MAX_RESULT_BYTES,
+    deps.tracing,
+  );
   const mcp = new McpServers({
     store: new McpServerStore(db),
     functions: store,
@@ -41,6 +47,7 @@ export function createFunctionRegistry(deps: {
     maxResultBytes: config.FUNCTION_MAX_RESULT_BYTES,
     logger,
     metrics: deps.metrics,
+    tracing: deps.tracing,
   });
   return { functions, mcp };
 }

@@ -8,6 +8,7 @@ import {
   ListToolsRequestSchema,
   McpError,
 } from '@modelcontextprotocol/sdk/types.js';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Principal } from '../auth/index.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { IMPLEMENTATION } from '../mcp/index.js';
@@ -113,7 +114,8 @@ function toolServer(services: Services, principal: Principal): Server {
         principal.id,
         params.name,
         params.arguments ?? {},
-        extra.signal,
+        // An MCP tool call starts its own trace: its execute_tool span is a root.
+        { signal: extra.signal, trace: ROOT_CONTEXT },
       );
       return toolResult(execution);
     } catch (error) {

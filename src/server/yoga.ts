@@ -53,6 +53,8 @@ export function createYogaServer(
       error: (...args) => logger.error(yogaLogEntry(args)),
     },
     plugins: [
+      // The client's trace context is read before the operation span starts, the span before the other hooks.
+      ...services.tracing.graphqlPlugins(),
       ...(trustedDocuments.size > 0 ? [trustedDocuments.plugin()] : []),
       useDocumentNestingLimit(),
       EnvelopArmorPlugin({

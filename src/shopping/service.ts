@@ -3,6 +3,7 @@ import type { ConversationService } from '../conversations/service.js';
 import { AppError, ErrorCode } from '../errors.js';
 import type { FunctionService } from '../functions/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { TraceContext } from '../observability/tracing.js';
 import type { NewestFirstCursor } from '../storage/newest-first.js';
 import type { CompletionRow } from '../storage/schema.js';
 import type { SpendingRuleRow, TransactionRow } from '../storage/shopping.js';
@@ -38,6 +39,9 @@ export interface RiskAnalysis extends RiskAssessment {
   analysis: string;
   completion: CompletionRow;
 }
+
+/** Who asks, besides the owner: the request's API key and the operation's trace context. */
+type Caller = { apiKeyId: string | null; trace: TraceContext };
 
 /**
  * The worked example: spending rules and transactions per owner, the validate_transaction check, and
@@ -133,16 +137,12 @@ export class ShoppingService {
    * written, so two concurrent purchases cannot both spend the last of a budget. Above an approval_above rule
    * the call waits for a human: the transaction is stored PENDING_APPROVAL and settled when the call is decided.
    */
-  /** `apiKeyId`: the key of the request, whose budgets the assistant's completion counts against too. */
-  async processTransaction(
-    ownerId: string,
-    input: unknown,
-    apiKeyId: string | null,
-  ): Promise<TransactionRow> {
+  /** `caller`: the request's API key (its budgets count too) and trace context (the parent of the run's span). */
+  async processTransaction(ownerId: string, input: unknown, caller: Caller): Promise<TransactionRow> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
     const threshold = await this.approvalThreshold(ownerId, transaction);
-    const completion = await this.ask(ownerId, apiKeyId, {
+    const completion = await this.ask(ownerId, caller, {
       title: `Purchase: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: SHOPPING_ASSISTANT_PROMPT,
       content:
@@ -192,14 +192,14 @@ export class ShoppingService {
   }
 
   /** Risk signals computed here, and the model's analysis of them (asked as a risk analyst). */
-  async analyzeRisk(ownerId: string, input: unknown, apiKeyId: string | null): Promise<RiskAnalysis> {
+  async analyzeRisk(ownerId: string, input: unknown, caller: Caller): Promise<RiskAnalysis> {
     const transaction = parseInput(transactionInputSchema, input);
     const { amount, merchant, category, currency } = transaction;
     const assessment = await this.risk(ownerId, transaction);
     const signals = assessment.signals.map(
       (signal) => `- ${signal.kind}: ${signal.triggered ? 'TRIGGERED' : 'clear'} (${signal.detail})`,
     );
-    const completion = await this.ask(ownerId, apiKeyId, {
+    const completion = await this.ask(ownerId, caller, {
       title: `Risk: ${formatMoney(amount, currency)} at ${merchant}`,
       systemPrompt: RISK_ANALYST_PROMPT,
       content: [
@@ -247,7 +247,7 @@ export class ShoppingService {
   /** Runs one completion in a new conversation of the owner's (kept, like any other) and waits for its end. */
   private async ask(
     ownerId: string,
-    apiKeyId: string | null,
+    caller: Caller,
     question: { title: string; systemPrompt: string } & Pick<
       SendMessageInput,
       'content' | 'functions' | 'functionCall' | 'requireApproval'
@@ -259,7 +259,7 @@ export class ShoppingService {
     return completions.complete(
       ownerId,
       { conversationId: conversation.id, ...message },
-      { logger, apiKeyId },
+      { logger, ...caller },
     );
   }
 }

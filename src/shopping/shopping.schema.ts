@@ -1,5 +1,5 @@
 import { CompletionRef } from '../completions/completions.schema.js';
-import { apiKeyIdOf, builder, ownerId } from '../schema/builder.js';
+import { apiKeyIdOf, builder, type Context, ownerId } from '../schema/builder.js';
 import { resolveNewestFirst } from '../schema/newest-first.js';
 import type { SpendingRuleRow, TransactionRow } from '../storage/shopping.js';
 import type { RiskSignal } from './risk.js';
@@ -172,16 +172,21 @@ builder.mutationFields((t) => ({
       'with its decision (APPROVED or DECLINED with the violations).',
     args: { input: t.arg({ type: ProcessTransactionInput, required: true }) },
     resolve: (_root, args, context) =>
-      context.services.shopping.processTransaction(ownerId(context), args.input, apiKeyIdOf(context)),
+      context.services.shopping.processTransaction(ownerId(context), args.input, callerOf(context)),
   }),
   analyzeRisk: t.field({
     type: RiskAnalysisRef,
     description: 'Risk signals and score computed from your history, with the model analysis of them.',
     args: { input: t.arg({ type: AnalyzeRiskInput, required: true }) },
     resolve: (_root, args, context) =>
-      context.services.shopping.analyzeRisk(ownerId(context), args.input, apiKeyIdOf(context)),
+      context.services.shopping.analyzeRisk(ownerId(context), args.input, callerOf(context)),
   }),
 }));
+
+/** The request's API key (its budgets count too) and the operation's trace context. */
+function callerOf(context: Context) {
+  return { apiKeyId: apiKeyIdOf(context), trace: context.services.tracing.operationContext(context) };
+}
 
 /** Rows in the order of `ids`, null for the missing (another owner's rows are missing). */
 async function byIds<T extends { id: string }>(ids: readonly string[], rows: Promise<T[]>) {

@@ -1,14 +1,13 @@
 import OpenAI from 'openai';
 import { AppError, ErrorCode } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
 import type { TokenCounter } from '../tokens/index.js';
 import { upstreamErrorDetail } from './errors.js';
 import type { UpstreamGate } from './gate.js';
-import type { UpstreamMonitor } from './monitor.js';
+import type { UpstreamCall, UpstreamMonitor } from './monitor.js';
 import { isOpenAI, type ParameterPolicy, type TokenLimitSetting, toParams } from './parameters.js';
 import type { ResponseCache } from './response-cache.js';
 import { isRetryable, retryAfterSeconds } from './retry.js';
-import type { ChatRequest, SpendingGuard, UpstreamDelta, Usage } from './types.js';
+import type { ChatRequest, SpendingGuard, UpstreamCaller, UpstreamDelta, Usage } from './types.js';
 import { UsageMeter } from './usage-meter.js';
 
 export interface UpstreamOptions {
@@ -45,9 +44,11 @@ export class OpenAIService {
   private readonly tokens: TokenCounter;
 
   private readonly idleTimeoutMs: number;
+  private readonly server: URL;
 
   constructor(options: UpstreamOptions) {
     this.idleTimeoutMs = options.timeoutMs;
+    this.server = new URL(options.baseURL);
     this.parameters = {
       models: options.models,
       openai: isOpenAI(options.baseURL),
@@ -83,14 +84,14 @@ export class OpenAIService {
    */
   async *deltas(
     request: ChatRequest,
-    stream: boolean,
-    signal: AbortSignal,
-    logger: Logger,
+    caller: UpstreamCaller,
     onUsage?: (usage: Usage) => void,
   ): AsyncGenerator<UpstreamDelta> {
+    const { stream, signal, logger, trace, conversationId } = caller;
+    const { model, messages } = request;
     const hold = await this.budgets.reserve(request);
     const call = this.monitor.begin(
-      { model: request.model, messages: request.messages, stream, signal },
+      { model, messages, stream, signal, trace, conversationId, server: this.server },
       logger,
     );
     let meter: UsageMeter | undefined;
@@ -98,7 +99,7 @@ export class OpenAIService {
     try {
       const send = () => {
         meter = new UsageMeter(this.tokens, request);
-        return this.send(request, stream, signal, () => call.retrying(), meter);
+        return this.send(request, stream, signal, call, meter);
       };
       for await (const delta of this.cache.through(request, send)) {
         call.saw(delta);
@@ -122,10 +123,12 @@ export class OpenAIService {
     request: ChatRequest,
     stream: boolean,
     signal: AbortSignal,
-    onRetry: () => void,
+    call: UpstreamCall,
     meter: UsageMeter,
   ): AsyncGenerator<UpstreamDelta> {
     const params = toParams(request, this.parameters);
+    const onRetry = () => call.retrying();
+    call.sent(params, stream);
     let settle: ((usedTokens: number | undefined) => Promise<void>) | undefined;
     try {
       if (!stream) {
@@ -149,7 +152,8 @@ export class OpenAIService {
             argumentsDelta: call.function.arguments,
           });
         }
-        yield { type: 'finish', reason: choice?.finish_reason ?? 'stop' };
+        const { id, model } = response;
+        yield { type: 'finish', reason: choice?.finish_reason ?? 'stop', id, model };
         return;
       }
       const admitted = await this.gate.send(request, signal, onRetry, () =>
@@ -160,7 +164,9 @@ export class OpenAIService {
       settle = admitted.settle;
       meter.answer();
       let finishReason: string | null = null;
+      let response: { id?: string; model?: string } = {};
       for await (const chunk of withinDeadlines(admitted.data, signal, this.idleTimeoutMs)) {
+        response = chunk;
         const choice = chunk.choices[0];
         if (choice?.delta.content) yield meter.saw({ type: 'content', text: choice.delta.content });
         if (choice?.delta.refusal) yield meter.saw({ type: 'refusal', text: choice.delta.refusal });
@@ -179,7 +185,7 @@ export class OpenAIService {
       if (finishReason === null) {
         throw new AppError(ErrorCode.UPSTREAM_UNAVAILABLE, 'The model stream ended without a finish reason');
       }
-      yield { type: 'finish', reason: finishReason };
+      yield { type: 'finish', reason: finishReason, id: response.id, model: response.model };
     } catch (error) {
       throw toAppError(error, this.client.apiKey);
     } finally {

@@ -1,6 +1,8 @@
 import { APIError } from 'openai';
-import type { RetryPolicy } from './retry.js';
-import type { UpstreamLimiter } from './upstream-limiter.js';
+import type { Config } from '../config.js';
+import { systemClock } from '../limits/index.js';
+import { RetryPolicy } from './retry.js';
+import { UpstreamLimiter, type UpstreamLimiterOptions } from './upstream-limiter.js';
 
 /** What the limiter needs to know about a request before it is sent. */
 export interface GatedRequest {
@@ -58,4 +60,30 @@ export class UpstreamGate {
       onRetry,
     );
   }
+}
+
+/** The gate of the upstream at `upstream`: the rate limits and retry policy the configuration sets. */
+export function upstreamGate(
+  config: Config,
+  deps: Pick<UpstreamLimiterOptions, 'buckets' | 'metrics' | 'upstream'>,
+): UpstreamGate {
+  return new UpstreamGate(
+    new UpstreamLimiter({
+      ...deps,
+      clock: systemClock,
+      limits: { requestsPerWindow: config.RATE_LIMIT_RPM, tokensPerWindow: config.RATE_LIMIT_TPM },
+      modelLimits: config.RATE_LIMIT_MODELS,
+      windowMs: config.RATE_LIMIT_WINDOW_MS,
+      maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
+    }),
+    new RetryPolicy(
+      {
+        maxRetries: config.OPENAI_MAX_RETRIES,
+        baseDelayMs: config.OPENAI_RETRY_BASE_DELAY_MS,
+        maxDelayMs: config.OPENAI_RETRY_MAX_DELAY_MS,
+        maxWaitMs: config.RATE_LIMIT_MAX_WAIT,
+      },
+      systemClock,
+    ),
+  );
 }

@@ -1,11 +1,11 @@
 export { OpenAIService, type UpstreamOptions } from './client.js';
 export { connectUpstream } from './connect.js';
-export { UpstreamGate } from './gate.js';
+export { UpstreamGate, upstreamGate } from './gate.js';
 export { toMessageParam } from './messages.js';
 export { UpstreamModels } from './models.js';
 export { UpstreamMonitor } from './monitor.js';
 export { ResponseCache } from './response-cache.js';
 export { isRetryable, RetryPolicy, retryAfterSeconds } from './retry.js';
-export type { ChatRequest, UpstreamDelta, Usage } from './types.js';
+export type { ChatRequest, UpstreamCaller, UpstreamDelta, Usage } from './types.js';
 export { type RateLimits, type Reservation, UpstreamLimiter } from './upstream-limiter.js';
 export { addUsage, UsageMeter, usageColumns } from './usage-meter.js';

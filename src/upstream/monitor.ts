@@ -1,13 +1,31 @@
+import type {
+  ChatCompletionCreateParams,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
 import { AppError, ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import {
+  chatRequestAttributes,
+  chatResponseAttributes,
+  chatSpan,
+  inputMessages,
+  outputMessages,
+} from '../observability/spans.js';
+import { failSpan, type Span, type TraceContext, type Tracing } from '../observability/tracing.js';
 import { costUsd, type ModelTable, type TokenUsageLike } from '../tokens/index.js';
+import type { UpstreamDelta } from './types.js';
 
 export interface UpstreamCallStart {
   model: string;
-  messages: readonly unknown[];
+  messages: readonly ChatCompletionMessageParam[];
   stream: boolean;
   signal: AbortSignal;
+  /** The parent of the call's `chat` span. */
+  trace: TraceContext;
+  /** The upstream's base URL (server.address and server.port of the span). */
+  server: URL;
+  conversationId?: string;
 }
 
 /**
@@ -20,13 +38,6 @@ export type ObservedUsage = TokenUsageLike & {
   reasoningTokens?: number;
   estimated?: boolean;
 };
-
-/** What the model API sent, as far as observing it goes (the completions' UpstreamDelta fits this). */
-export type ObservedDelta =
-  | { type: 'content'; text: string }
-  | { type: 'toolCall' }
-  | { type: 'refusal' }
-  | { type: 'finish'; cached?: boolean };
 
 /** The one structured line written per upstream call, to the request's log and to LOG_FILE. */
 export interface UpstreamLogEntry {
@@ -61,11 +72,17 @@ export class UpstreamMonitor {
       models: ModelTable;
       /** LOG_FILE's logger: receives the same line for every call. */
       file: Logger | null;
+      tracing: Tracing;
     },
   ) {}
 
   begin(start: UpstreamCallStart, logger: Logger): UpstreamCall {
-    return new UpstreamCall(this, start, logger);
+    const { tracing } = this.deps;
+    const { name, options } = chatSpan(start.model, start.server, start.conversationId);
+    const span = tracing.startSpan(name, options, start.trace);
+    const capture = span.isRecording() && tracing.captureContent;
+    if (capture) span.setAttribute('gen_ai.input.messages', inputMessages(start.messages));
+    return new UpstreamCall(this, start, logger, span, capture);
   }
 
   wantsContents(logger: Logger): boolean {
@@ -115,22 +132,28 @@ export class UpstreamMonitor {
   }
 }
 
-/** One call to the model API, from sending to its last chunk (or failure); logged and counted when it ends. */
+/**
+ * One call to the model API, from sending to its last chunk (or failure); logged and counted when it ends, and
+ * traced as a `chat {model}` span (see observability/spans.ts), contents on it only with `captureContent`.
+ */
 export class UpstreamCall {
   private readonly startedAt = performance.now();
   private readonly keepContents: boolean;
   private firstTokenMs: number | null = null;
   private reply = '';
+  private readonly toolCalls: { id: string; functionName: string; arguments: string }[] = [];
+  private finish: Extract<UpstreamDelta, { type: 'finish' }> | undefined;
   private retries = 0;
-  private cached = false;
   private ended = false;
 
   constructor(
     private readonly monitor: UpstreamMonitor,
     private readonly start: UpstreamCallStart,
     private readonly logger: Logger,
+    private readonly span: Span,
+    private readonly captureContent: boolean,
   ) {
-    this.keepContents = monitor.wantsContents(logger);
+    this.keepContents = captureContent || monitor.wantsContents(logger);
     if (start.stream) monitor.streamOpened();
   }
 
@@ -139,10 +162,22 @@ export class UpstreamCall {
     this.retries += 1;
   }
 
-  saw(delta: ObservedDelta): void {
+  /** The request as it goes on the wire, once per call. */
+  sent(params: ChatCompletionCreateParams, stream: boolean): void {
+    if (this.span.isRecording()) this.span.setAttributes(chatRequestAttributes(params, stream));
+  }
+
+  saw(delta: UpstreamDelta): void {
     if (delta.type !== 'finish') this.firstTokenMs ??= this.elapsedMs();
     if (delta.type === 'content' && this.keepContents) this.reply += delta.text;
-    if (delta.type === 'finish' && delta.cached) this.cached = true;
+    if (delta.type === 'toolCall' && this.captureContent) {
+      const call = this.toolCalls[delta.index] ?? { id: '', functionName: '', arguments: '' };
+      this.toolCalls[delta.index] = call;
+      call.id ||= delta.id ?? '';
+      call.functionName ||= delta.functionName ?? '';
+      call.arguments += delta.argumentsDelta;
+    }
+    if (delta.type === 'finish') this.finish = delta;
   }
 
   /**
@@ -160,9 +195,10 @@ export class UpstreamCall {
         ? error instanceof AppError
           ? error.code
           : ErrorCode.INTERNAL_SERVER_ERROR
-        : this.cached
+        : this.finish?.cached
           ? 'cached'
           : 'ok';
+    this.traced(status, usage);
     this.monitor.record(
       {
         model,
@@ -181,6 +217,17 @@ export class UpstreamCall {
       { messages, reply: this.reply },
       this.logger,
     );
+  }
+
+  private traced(status: string, usage: ObservedUsage | null | undefined): void {
+    const { span, finish } = this;
+    if (!span.isRecording()) return; // off or sampled out: nothing to end
+    span.setAttributes(chatResponseAttributes({ ...finish, finishReason: finish?.reason, usage }));
+    if (this.captureContent && finish)
+      span.setAttribute('gen_ai.output.messages', outputMessages(this.reply, this.toolCalls, finish.reason));
+    if (status !== 'ok' && status !== 'cached')
+      failSpan(span, status === 'cancelled' ? 'CANCELLED' : status, undefined);
+    span.end();
   }
 
   private elapsedMs(): number {

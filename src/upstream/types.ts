@@ -1,3 +1,5 @@
+import type { Logger } from '../observability/logger.js';
+import type { TraceContext } from '../observability/tracing.js';
 import type { WireRequest } from './parameters.js';
 
 /** What a completion asks of the model API, with what the platform itself needs to know about the request. */
@@ -26,7 +28,8 @@ export type UpstreamDelta =
   | { type: 'content'; text: string }
   | { type: 'toolCall'; index: number; id?: string; functionName?: string; argumentsDelta: string }
   | { type: 'refusal'; text: string }
-  | { type: 'finish'; reason: string; cached?: boolean };
+  /** `id` and `model`: the response's own (the model that answered may be a snapshot of the one asked). */
+  | { type: 'finish'; reason: string; cached?: boolean; id?: string; model?: string };
 
 /** Tokens one upstream request (or a run's requests, added up) used. */
 export interface Usage {
@@ -38,4 +41,16 @@ export interface Usage {
   reasoningTokens?: number;
   /** Counted by us with tiktoken because the server sent no usage (see UsageMeter). */
   estimated?: boolean;
+}
+
+/** Who makes a model request, for how it is sent, logged and traced. */
+export interface UpstreamCaller {
+  /** Ask for SSE chunks, or one JSON reply. */
+  stream: boolean;
+  signal: AbortSignal;
+  /** The request's logger: the call's log line carries its request id. */
+  logger: Logger;
+  /** The parent of the call's `chat` span. */
+  trace: TraceContext;
+  conversationId?: string;
 }

@@ -56,3 +56,13 @@ export const MeteredTotals = graphql(`
     usage { completions total { promptTokens completionTokens totalTokens costUsd estimated } }
   }
 `);
+
+export const TracedToolChat = graphql(`
+  subscription TracedToolChat($input: SendMessageInput!) {
+    chat(input: $input) {
+      __typename
+      ... on ToolCallDelta { toolCallId }
+      ... on CompletionDone { completion { id } usage { promptTokens completionTokens } }
+    }
+  }
+`);

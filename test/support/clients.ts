@@ -82,12 +82,12 @@ export interface WsClient {
   close(): Promise<void>;
 }
 
-/** graphql-ws over a real WebSocket; the key goes in connectionParams as clients send it. */
-export function wsClient(url: string, apiKey?: string): WsClient {
+/** graphql-ws over a real WebSocket; the key goes in connectionParams as clients send it, with any `params`. */
+export function wsClient(url: string, apiKey?: string, params: Record<string, string> = {}): WsClient {
   const client = createWsClient({
     url,
     webSocketImpl: WebSocket,
-    connectionParams: apiKey ? { authorization: `Bearer ${apiKey}` } : undefined,
+    connectionParams: { ...params, ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
     retryAttempts: 0,
     lazy: true,
   });
