@@ -105,6 +105,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     models,
     metrics,
     clock: systemClock,
+    definitionsTtlMs: config.BUDGET_CACHE_MS,
   });
   const logFile = config.LOG_FILE ? createFileLogger(config.LOG_FILE, config.LOG_LEVEL) : null;
   const conversations = new ConversationStore(database.db, tokens);

@@ -157,6 +157,7 @@ export const envSchema = z.object({
       .optional()
       .transform((value) => (value === undefined ? undefined : value === 'true')),
   ),
+  BUDGET_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
   COMPLETION_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   FUNCTION_WEBHOOK_ALLOWLIST: commaList.pipe(z.array(webhookAllowlistEntry)),

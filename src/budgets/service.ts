@@ -67,6 +67,9 @@ export interface BudgetMetrics {
 
 const NOTHING_HELD: BudgetHold = { settle: async () => {} };
 
+/** Principal-and-key pairs whose budgets an instance keeps in memory. */
+const MAX_CACHED = 10_000;
+
 /**
  * Budgets: their definitions (set by admins, stored in the database) and their standing, and their enforcement
  * before a request goes upstream. A request's estimated cost (prompt plus the reply's cap, at the model's prices)
@@ -76,6 +79,7 @@ const NOTHING_HELD: BudgetHold = { settle: async () => {} };
  */
 export class BudgetService {
   private readonly budgets: BudgetStore;
+  private readonly applying = new Map<string, { rows: BudgetRow[]; until: number }>();
 
   constructor(
     private readonly deps: {
@@ -85,14 +89,33 @@ export class BudgetService {
       models: ModelTable;
       metrics: BudgetMetrics;
       clock: Clock;
+      /** How long an instance keeps the budgets that apply to a principal and key (BUDGET_CACHE_MS). */
+      definitionsTtlMs: number;
     },
   ) {
     this.budgets = new BudgetStore(deps.db);
   }
 
+  /**
+   * The budgets that apply to a request, read at most once per `definitionsTtlMs` per principal and key, so a
+   * completion pays no statement for them: a change made here applies at once, one made on another instance
+   * within that time. At most MAX_CACHED entries, the oldest dropped first.
+   */
+  private async applyingTo(principalId: string, apiKeyId: string | null): Promise<BudgetRow[]> {
+    const key = `${principalId} ${apiKeyId ?? ''}`;
+    const now = this.deps.clock.now();
+    const cached = this.applying.get(key);
+    if (cached && cached.until > now) return cached.rows;
+    const rows = await this.budgets.applying(principalId, apiKeyId);
+    this.applying.delete(key);
+    if (this.applying.size >= MAX_CACHED) this.applying.delete(this.applying.keys().next().value as string);
+    this.applying.set(key, { rows, until: now + this.deps.definitionsTtlMs });
+    return rows;
+  }
+
   async reserve(request: BudgetedRequest): Promise<BudgetHold> {
     if (!request.owner) return NOTHING_HELD;
-    const applying = await this.budgets.applying(request.owner, request.apiKeyId ?? null);
+    const applying = await this.applyingTo(request.owner, request.apiKeyId ?? null);
     if (applying.length === 0) return NOTHING_HELD;
     const model = this.deps.models.get(request.model);
     const estimate = {
@@ -138,6 +161,7 @@ export class BudgetService {
         );
       }
     }
+    this.applying.clear();
     const row = await this.budgets.upsert({
       principalId: principal.id,
       apiKeyId: apiKeyId ?? null,
@@ -150,6 +174,7 @@ export class BudgetService {
   }
 
   async remove(id: string): Promise<BudgetStatus> {
+    this.applying.clear();
     const row = await this.budgets.remove(id);
     if (!row) throw notFound('Budget', id);
     const [status] = await this.standing([row]);
