@@ -15,6 +15,16 @@ import {
 
 export const createdAt = () =>
   timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+/** The principal a row belongs to: every read checks it, and the row goes with its principal. */
+export const ownerColumn = () =>
+  text('owner_id')
+    .notNull()
+    .references(() => principals.id, { onDelete: 'cascade' });
+/** The conversation a row belongs to; it goes with its conversation. */
+const conversationColumn = () =>
+  text('conversation_id')
+    .notNull()
+    .references(() => conversations.id, { onDelete: 'cascade' });
 
 export const principals = pgTable('principals', {
   id: text('id').primaryKey(),
@@ -43,9 +53,7 @@ export const conversations = pgTable(
   'conversations',
   {
     id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
+    ownerId: ownerColumn(),
     title: text('title'),
     model: text('model').notNull(),
     temperature: real('temperature').notNull(),
@@ -78,9 +86,7 @@ export const messages = pgTable(
   'messages',
   {
     id: text('id').primaryKey(),
-    conversationId: text('conversation_id')
-      .notNull()
-      .references(() => conversations.id, { onDelete: 'cascade' }),
+    conversationId: conversationColumn(),
     seq: integer('seq').notNull(),
     role: text('role', { enum: ['system', 'user', 'assistant', 'tool'] }).notNull(),
     content: text('content'),
@@ -138,12 +144,8 @@ export const completions = pgTable(
   'completions',
   {
     id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
-    conversationId: text('conversation_id')
-      .notNull()
-      .references(() => conversations.id, { onDelete: 'cascade' }),
+    ownerId: ownerColumn(),
+    conversationId: conversationColumn(),
     status: text('status', {
       enum: ['running', 'awaiting_approval', 'completed', 'failed', 'cancelled'],
     }).notNull(),
@@ -189,12 +191,8 @@ export const summaryRequests = pgTable(
   'summary_requests',
   {
     id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
-    conversationId: text('conversation_id')
-      .notNull()
-      .references(() => conversations.id, { onDelete: 'cascade' }),
+    ownerId: ownerColumn(),
+    conversationId: conversationColumn(),
     model: text('model').notNull(),
     ...usageColumns(),
     createdAt: createdAt(),
@@ -238,9 +236,7 @@ export const functionExecutions = pgTable(
   'function_executions',
   {
     id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
+    ownerId: ownerColumn(),
     /** Null for a direct `executeFunction`. */
     completionId: text('completion_id').references(() => completions.id, { onDelete: 'cascade' }),
     toolCallId: text('tool_call_id'),

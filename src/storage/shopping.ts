@@ -9,16 +9,14 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import { completions, createdAt, principals } from './schema.js';
+import { completions, createdAt, ownerColumn } from './schema.js';
 
 /** The shopping example's tables: transactions and spending rules, per owner. */
 export const transactions = pgTable(
   'transactions',
   {
     id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
+    ownerId: ownerColumn(),
     amount: numeric('amount', { precision: 14, scale: 2, mode: 'number' }).notNull(),
     currency: text('currency').notNull(),
     merchant: text('merchant').notNull(),
@@ -36,9 +34,7 @@ export const spendingRules = pgTable(
   'spending_rules',
   {
     id: text('id').primaryKey(),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
+    ownerId: ownerColumn(),
     kind: text('kind', {
       enum: [
         'per_transaction_limit',

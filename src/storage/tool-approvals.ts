@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { completions, createdAt, principals } from './schema.js';
+import { completions, createdAt, ownerColumn } from './schema.js';
 
 /** A tool call the model made that waits for (or got) a human's decision before it runs. */
 export const toolApprovals = pgTable(
@@ -10,9 +10,7 @@ export const toolApprovals = pgTable(
     completionId: text('completion_id')
       .notNull()
       .references(() => completions.id, { onDelete: 'cascade' }),
-    ownerId: text('owner_id')
-      .notNull()
-      .references(() => principals.id, { onDelete: 'cascade' }),
+    ownerId: ownerColumn(),
     toolCallId: text('tool_call_id').notNull(),
     functionName: text('function_name').notNull(),
     /** As the function would receive them (validated, defaults added). */
