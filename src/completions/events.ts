@@ -96,7 +96,8 @@ export type CompletionPubSub = PubSub<CompletionTopics>;
 /**
  * While following, the replay store is re-read when nothing arrived live since the last look, so an event
  * published before the live subscription took effect (Redis SUBSCRIBE is asynchronous) or lost in a reconnect is
- * still delivered. The first look is soon, then ever less often, so idle subscribers cost next to nothing.
+ * still delivered. The first look after the stream goes quiet is soon, then ever less often, so idle subscribers
+ * cost next to nothing.
  */
 const RESYNC_FIRST_MS = 250;
 const RESYNC_MAX_MS = 30_000;
@@ -218,9 +219,14 @@ export class CompletionEventLog {
       };
       const scheduleResync = () => {
         resync = setTimeout(() => {
-          if (!heardSince) void serially(recover);
+          // A live stream needs no look; once it goes quiet the first look comes soon again, since a quiet end
+          // is when a terminal event may have been lost.
+          if (heardSince) resyncMs = RESYNC_FIRST_MS;
+          else {
+            void serially(recover);
+            resyncMs = Math.min(resyncMs * 2, RESYNC_MAX_MS);
+          }
           heardSince = false;
-          resyncMs = Math.min(resyncMs * 2, RESYNC_MAX_MS);
           scheduleResync();
         }, resyncMs);
       };
