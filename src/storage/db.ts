@@ -30,6 +30,11 @@ export interface DatabaseOptions {
    * snapshot per run.
    */
   pgliteSnapshot?: Blob;
+  /**
+   * For `memory://`, an open PGlite to use instead of a new one, left open at close: opening PGlite is most of
+   * a test server's start, so the test suite empties and reuses its databases.
+   */
+  pglite?: PGlite;
   /** An idle pooled PostgreSQL connection failed (a server restart or failover); the pool replaces it. */
   onIdleConnectionError?: (error: Error) => void;
 }
@@ -72,7 +77,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
 
   let client: PGlite;
   if (url === 'memory://') {
-    client = new PGlite({ loadDataDir: options.pgliteSnapshot });
+    client = options.pglite ?? new PGlite({ loadDataDir: options.pgliteSnapshot });
   } else {
     mkdirSync(url, { recursive: true });
     const fresh = !existsSync(join(url, 'PG_VERSION'));
@@ -87,6 +92,8 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     ping: async () => {
       await client.query('select 1');
     },
-    close: () => client.close(),
+    close: async () => {
+      if (client !== options.pglite) await client.close();
+    },
   };
 }
