@@ -6,11 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createSimulator } from '../../src/simulator/index.js';
 import { Chat, SendMessage } from '../completions/documents.js';
+import { appendMessages } from '../conversations/context-support.js';
 import { AddMessage, ConversationMessages, CreateConversation } from '../conversations/documents.js';
 import { graphql } from '../gql/index.js';
 import { wsClient } from '../support/clients.js';
 import { spawnServer } from '../support/process.js';
-import { startTestServer } from '../support/server.js';
+import { migratedPgliteDirectory, startTestServer } from '../support/server.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -53,11 +54,11 @@ describe('storage', () => {
     const server = await startTestServer({ onQuery: (sql) => counting && statements.push(sql) });
     for (let index = 0; index < 20; index++) {
       const { createConversation } = await server.data(CreateConversation, { input: { title: `c${index}` } });
-      for (let message = 0; message < 12; message++) {
-        await server.data(AddMessage, {
-          input: { conversationId: createConversation.id, role: 'USER', content: `c${index} m${message}` },
-        });
-      }
+      await appendMessages(
+        server,
+        createConversation.id,
+        Array.from({ length: 12 }, (_, message) => ({ role: 'user', content: `c${index} m${message}` })),
+      );
     }
     counting = true;
     const { conversations } = await server.data(ConversationsWithMessages, {});
@@ -76,7 +77,13 @@ describe('storage', () => {
 describe('process', () => {
   it('lets a running stream finish on SIGTERM, then exits 0', async () => {
     const simulator = await createSimulator({ chunkDelayMs: 30 });
-    const server = await spawnServer({ OPENAI_BASE_URL: simulator.url, SHUTDOWN_GRACE_MS: '10000' });
+    const dataDir = tempDir();
+    await migratedPgliteDirectory(dataDir);
+    const server = await spawnServer({
+      DATABASE_URL: dataDir,
+      OPENAI_BASE_URL: simulator.url,
+      SHUTDOWN_GRACE_MS: '10000',
+    });
     try {
       const { createConversation } = await server.data(CreateConversation, { input: { title: 'sigterm' } });
       const client = wsClient(server.wsUrl);
