@@ -37,6 +37,7 @@ for (const store of stores) {
             RATE_LIMIT_RPM: String(REQUESTS),
             RATE_LIMIT_WINDOW_MS: String(WINDOW_MS),
             RATE_LIMIT_MAX_WAIT: '30000',
+            SHUTDOWN_GRACE_MS: '0',
           },
         });
       });
@@ -66,7 +67,8 @@ for (const store of stores) {
           Array.from({ length: FLOOD }, () => conversation(ALICE)),
         );
         const bobConversation = await conversation(BOB);
-        const flood = Promise.all(aliceConversations.map((id, i) => send(ALICE, id, `flood ${i}`)));
+        // Not awaited: what is left of the flood once Bob is answered is cancelled at close.
+        void Promise.allSettled(aliceConversations.map((id, i) => send(ALICE, id, `flood ${i}`)));
         // Every flood message is stored and the burst is spent: the rest of the flood is waiting in the queue.
         while ((await storedUserMessages()) < FLOOD || simulator.requests.length <= REQUESTS) {
           await new Promise((resolve) => setTimeout(resolve, 20));
@@ -88,7 +90,6 @@ for (const store of stores) {
         const queuedFlood = FLOOD - sentAt;
         expect(queuedFlood).toBeGreaterThanOrEqual(10);
         expect(upstreamIndex('just one question') - queuedAt).toBeLessThanOrEqual(3);
-        await flood;
       }, 30_000);
     },
   );
