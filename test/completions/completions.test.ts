@@ -15,7 +15,7 @@ import {
 const server = useTestServer({ env: { OPENAI_MAX_RETRIES: '0' } });
 // Only the tests about upstream silence run where 2 s of it fails a call: on a loaded machine a healthy call
 // (one of 50 at once) can wait that long too.
-const impatient = useTestServer({ env: { OPENAI_MAX_RETRIES: '0', OPENAI_TIMEOUT_MS: '2000' } });
+const impatient = useTestServer({ env: { OPENAI_MAX_RETRIES: '0', OPENAI_TIMEOUT_MS: '1000' } });
 afterEach(() => {
   for (const { simulator } of [server, impatient]) {
     simulator.clearFaults();
@@ -284,7 +284,7 @@ describe('upstream failures', () => {
 describe('a stream that stalls mid-way', () => {
   it('fails with UPSTREAM_UNAVAILABLE after OPENAI_TIMEOUT_MS of silence, keeping what arrived', async () => {
     const conversationId = await newConversation(undefined, impatient);
-    // The server under test allows 2 s between chunks; the simulator now waits 5 s between them.
+    // The server under test allows 1 s between chunks; the simulator now waits 5 s between them.
     impatient.simulator.setLatency({ firstTokenMs: 0, chunkDelayMs: 5_000 });
     const client = wsClient(impatient.wsUrl);
     const events = (
