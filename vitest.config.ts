@@ -15,7 +15,7 @@ export default defineConfig({
     // must not leave module-level state behind; see useTestServer in test/support/server.ts.
     isolate: false,
     // Two workers, one per core: the files that mostly wait on real time (soak, scale-out, fairness, restarts)
-    // overlap with the busy ones. Measured on a quiet 2-core machine: 139 s with two, 206 s with one. On a machine
+    // overlap with the busy ones. Measured on a quiet 2-core machine: 88 s with two, 143 s with one. On a machine
     // busy with other work (load 25) files that wait on real time beside a busy one have timed out; run
     // `npx vitest run --maxWorkers=1` there.
     maxWorkers: 2,

@@ -190,9 +190,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
  * The cheap way to test against a server: one per file (or per describe), started before its first test and
  * closed after its last; `const server = useTestServer({ env })` at the top of the file. Its tests share it and
  * keep apart by their own conversations, API keys or principals, and undo the simulator latency or faults they
- * set (afterEach). Start another server only for other settings or a restart: each costs a PGlite database and a
- * simulator. Test files share one process (`isolate: false` in vitest.config.ts), so the modules, tiktoken and
- * the PGlite snapshot load once per run: keep what a test changes out of module scope.
+ * set (afterEach). Start another server only for other settings or a restart: each costs an app and a simulator
+ * (its in-memory database is reused). Test files share one process (`isolate: false` in vitest.config.ts), so
+ * the modules, tiktoken and the PGlite snapshot load once per run: keep what a test changes out of module scope.
  */
 export function useTestServer(options: TestServerOptions = {}): TestServer {
   const server = {} as TestServer;
