@@ -13,7 +13,7 @@ import {
 } from './documents.js';
 
 const server = useTestServer({ env: { OPENAI_MAX_RETRIES: '0' } });
-// Only the tests about upstream silence run where 2 s of it fails a call: on a loaded machine a healthy call
+// Only the tests about upstream silence run where 1 s of it fails a call: on a loaded machine a healthy call
 // (one of 50 at once) can wait that long too.
 const impatient = useTestServer({ env: { OPENAI_MAX_RETRIES: '0', OPENAI_TIMEOUT_MS: '1000' } });
 afterEach(() => {
