@@ -217,25 +217,28 @@ export class CompletionEventLog {
         const terminal = recoverTerminal && !ended ? await recoverTerminal(last) : undefined;
         if (terminal) await deliver(terminal);
       };
-      const scheduleResync = () => {
+      const scheduleResync = (ms: number) => {
+        resyncMs = ms;
+        clearTimeout(resync);
         resync = setTimeout(() => {
-          // A live stream needs no look; once it goes quiet the first look comes soon again, since a quiet end
-          // is when a terminal event may have been lost.
-          if (heardSince) resyncMs = RESYNC_FIRST_MS;
+          // A live stream needs no look. Once it goes quiet, the first look comes soon: a terminal event may have
+          // been lost at its end.
+          if (heardSince) scheduleResync(RESYNC_FIRST_MS);
           else {
             void serially(recover);
-            resyncMs = Math.min(resyncMs * 2, RESYNC_MAX_MS);
+            scheduleResync(Math.min(resyncMs * 2, RESYNC_MAX_MS));
           }
           heardSince = false;
-          scheduleResync();
-        }, resyncMs);
+        }, ms);
       };
-      scheduleResync();
+      scheduleResync(RESYNC_FIRST_MS);
 
       void serially(catchUp);
       void (async () => {
         for await (const event of live) {
           heardSince = true;
+          // A stream that resumes after a quiet spell has its next look brought forward from the backed-off one.
+          if (resyncMs > RESYNC_FIRST_MS) scheduleResync(RESYNC_FIRST_MS);
           void serially(() => (event.seq > last + 1 ? catchUp() : deliver(event)));
         }
       })();

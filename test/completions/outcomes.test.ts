@@ -117,10 +117,11 @@ describe('starting a completion', () => {
       sql`update completions set status = 'completed', finish_reason = 'stop', instance_id = 'gone'
           where id = ${decodeGlobalID(startCompletion.id).id}`,
     );
-    // Followers look at the store, then the database, after a quiet spell (backing off from 250 ms).
+    // Followers look at the store, then the database, 250 ms after the stream goes quiet (then backing off): the
+    // run ends about 2 s from now, after its stall. A back-off counted from the subscription looked at 7.75 s.
     const ended = await Promise.race([
       follower.completed.then(() => true),
-      new Promise((resolve) => setTimeout(() => resolve(false), 15_000)),
+      new Promise((resolve) => setTimeout(() => resolve(false), 6_000)),
     ]);
     await client.close();
     expect(ended).toBe(true);
