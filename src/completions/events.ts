@@ -1,4 +1,4 @@
-import { type PubSub, Repeater } from 'graphql-yoga';
+import type { PubSub } from 'graphql-yoga';
 import { AppError, ErrorCode } from '../errors.js';
 import type {
   CompletionErrorRecord,
@@ -94,19 +94,8 @@ export type CompletionTopics = {
 export type CompletionPubSub = PubSub<CompletionTopics>;
 
 /**
- * While following, the replay store is re-read when nothing arrived live since the last look, so an event
- * published before the live subscription took effect (Redis SUBSCRIBE is asynchronous) or lost in a reconnect is
- * still delivered. The first look after the stream goes quiet is soon, then ever less often, so idle subscribers
- * cost next to nothing.
- */
-const RESYNC_FIRST_MS = 250;
-const RESYNC_MAX_MS = 30_000;
-
-/**
  * Every completion's events: stored for replay (`afterSeq`) and published live, here or through Redis.
- * The instance running a completion is its only writer and numbers the events. A subscriber listens live first
- * and then reads the store, delivering strictly by seq and filling any gap from the store, so it never misses
- * or repeats an event whatever the timing or the instance.
+ * The instance running a completion is its only writer and numbers the events; `followEvents` delivers them.
  */
 export class CompletionEventLog {
   private readonly nextSeq = new Map<string, number>();
@@ -163,91 +152,14 @@ export class CompletionEventLog {
     return this.replay.exists(completionId);
   }
 
-  /**
-   * Events after `afterSeq`, then live ones, ending after the terminal event or when `signal` aborts. When the
-   * store has nothing new at a resync, `recoverTerminal` may supply the terminal event of a completion that ended without
-   * one being published (its instance died between storing the outcome and announcing it).
-   */
-  follow(
-    completionId: string,
-    afterSeq: number,
-    signal: AbortSignal,
-    recoverTerminal?: (afterSeq: number) => Promise<CompletionEvent | undefined>,
-  ): AsyncIterableIterator<CompletionEvent> {
-    return new Repeater<CompletionEvent>(async (push, stop) => {
-      const live = this.pubSub.subscribe('completion', completionId);
-      let last = afterSeq;
-      let ended = false;
-      let heardSince = false;
-      let queue = Promise.resolve();
-      const serially = (work: () => Promise<void>) => {
-        queue = queue.then(work).catch((error: unknown) => stop(error as Error));
-        return queue;
-      };
-      const end = () => {
-        ended = true;
-        stop();
-      };
-      const deliver = async (event: CompletionEvent) => {
-        if (ended) return;
-        // The client asked to start at or after the end: nothing is owed, and nothing more can come.
-        if (event.seq <= last && isTerminal(event)) return end();
-        if (event.seq !== last + 1) return;
-        last = event.seq;
-        await push(event);
-        if (isTerminal(event)) end();
-      };
-      const catchUp = async () => {
-        const events = await this.replay.read(completionId, last);
-        for (const event of events) await deliver(event);
-        // Nothing after where the client started: it may have started at or past the end, which only the
-        // log's final event tells.
-        if (events.length === 0 && last === afterSeq && last > 0) {
-          const final = (await this.replay.read(completionId, 0)).at(-1);
-          if (final) await deliver(final);
-        }
-      };
-      const onAbort = () => stop();
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) stop();
-      let resyncMs = RESYNC_FIRST_MS;
-      let resync: NodeJS.Timeout | undefined;
-      const recover = async () => {
-        await catchUp();
-        const terminal = recoverTerminal && !ended ? await recoverTerminal(last) : undefined;
-        if (terminal) await deliver(terminal);
-      };
-      const scheduleResync = (ms: number) => {
-        resyncMs = ms;
-        clearTimeout(resync);
-        resync = setTimeout(() => {
-          // A live stream needs no look. Once it goes quiet, the first look comes soon: a terminal event may have
-          // been lost at its end.
-          if (heardSince) scheduleResync(RESYNC_FIRST_MS);
-          else {
-            void serially(recover);
-            scheduleResync(Math.min(resyncMs * 2, RESYNC_MAX_MS));
-          }
-          heardSince = false;
-        }, ms);
-      };
-      scheduleResync(RESYNC_FIRST_MS);
+  /** The stored events with seq > afterSeq, in order. */
+  read(completionId: string, afterSeq: number): Promise<CompletionEvent[]> {
+    return this.replay.read(completionId, afterSeq);
+  }
 
-      void serially(catchUp);
-      void (async () => {
-        for await (const event of live) {
-          heardSince = true;
-          // A stream that resumes after a quiet spell has its next look brought forward from the backed-off one.
-          if (resyncMs > RESYNC_FIRST_MS) scheduleResync(RESYNC_FIRST_MS);
-          void serially(() => (event.seq > last + 1 ? catchUp() : deliver(event)));
-        }
-      })();
-      await stop;
-      ended = true;
-      clearTimeout(resync);
-      signal.removeEventListener('abort', onAbort);
-      await live.return?.();
-    });
+  /** The completion's events as they are published, from now on. */
+  live(completionId: string): AsyncIterableIterator<CompletionEvent> {
+    return this.pubSub.subscribe('completion', completionId);
   }
 
   /** Asks whichever instance runs the completion to cancel it. */

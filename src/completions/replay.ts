@@ -9,6 +9,7 @@ import {
   type NewCompletionEvent,
   terminalOf,
 } from './events.js';
+import { followEvents } from './follow.js';
 import type { RunRegistry } from './runs.js';
 import type { CompletionStore } from './store.js';
 
@@ -63,7 +64,7 @@ export class CompletionReplay {
     afterSeq: number,
     signal: AbortSignal,
   ): AsyncIterableIterator<CompletionEvent> {
-    return this.deps.events.follow(completionId, afterSeq, signal, async (last) => {
+    return followEvents(this.deps.events, completionId, afterSeq, signal, async (last) => {
       if (this.deps.runs.has(completionId)) return undefined;
       const row = await this.deps.completions.get(completionId);
       if (!row || !hasEnded(row)) return undefined;
