@@ -8,7 +8,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { type Logger, requestIdFrom } from '../observability/logger.js';
 import type { Context } from '../schema/builder.js';
 import type { Services } from '../services.js';
-import { createLoaders } from '../storage/loaders.js';
+import { Loaders } from '../storage/loaders.js';
 import { useClientLimits } from './client-limits.js';
 import { graphiqlOptions } from './graphiql.js';
 import { maskError, tagRejection, useDocumentNestingLimit, useIntrospectionPolicy } from './guards.js';
@@ -79,7 +79,7 @@ export function createYogaServer(
       return {
         principal,
         services,
-        loaders: createLoaders(services.loaderStores, principal?.id ?? null),
+        loaders: new Loaders(services.loaderStores, principal?.id ?? null),
         requestId,
         logger: logger.child({ requestId }),
         signal: initial.signal ?? initial.request?.signal ?? new AbortController().signal,

@@ -12,8 +12,6 @@ export interface MessagePageKey {
   inverted: boolean;
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
-
 type UsageStore = { usage: (key: 'conversationId', filter: UsageFilter) => ReturnType<typeof usageOf> };
 
 /** What the loaders read through: each table's own store. */
@@ -29,16 +27,44 @@ export interface LoaderStores {
 
 /**
  * One loader set per request: every fan-out (conversations of a list, their messages, completions) becomes
- * one SQL statement per distinct page shape instead of one per parent.
+ * one SQL statement per distinct page shape instead of one per parent. Each loader is built on first use: a
+ * subscription's context lives as long as the subscription, and an idle one reads nothing.
  */
-export function createLoaders(stores: LoaderStores, ownerId: string | null) {
-  const isOwned = (row: { ownerId: string }) => ownerId === null || row.ownerId === ownerId;
+export class Loaders {
+  #conversationById?: DataLoader<string, ConversationRow | null>;
+  #completionById?: DataLoader<string, CompletionRow | null>;
+  #messageById?: DataLoader<string, MessageRow | null>;
+  #messagePage?: DataLoader<MessagePageKey, MessageRow[], string>;
+  #conversationUsage?: DataLoader<string, UsageTotals>;
 
-  return {
-    conversationById: loadById<ConversationRow>((ids) => stores.conversations.byIds(ids), isOwned),
-    completionById: loadById<CompletionRow>((ids) => stores.completions.byIds(ids), isOwned),
-    messageById: loadById<MessageRow>((ids) => stores.conversations.messagesByIds(ids)),
-    messagePage: new DataLoader<MessagePageKey, MessageRow[], string>(
+  constructor(
+    private readonly stores: LoaderStores,
+    private readonly ownerId: string | null,
+  ) {}
+
+  get conversationById() {
+    this.#conversationById ??= loadById(
+      (ids) => this.stores.conversations.byIds(ids),
+      (row) => this.isOwned(row),
+    );
+    return this.#conversationById;
+  }
+
+  get completionById() {
+    this.#completionById ??= loadById(
+      (ids) => this.stores.completions.byIds(ids),
+      (row) => this.isOwned(row),
+    );
+    return this.#completionById;
+  }
+
+  get messageById() {
+    this.#messageById ??= loadById((ids) => this.stores.conversations.messagesByIds(ids));
+    return this.#messageById;
+  }
+
+  get messagePage() {
+    this.#messagePage ??= new DataLoader<MessagePageKey, MessageRow[], string>(
       async (keys) => {
         const groups = new Map<string, MessagePageKey[]>();
         for (const key of keys) {
@@ -49,7 +75,7 @@ export function createLoaders(stores: LoaderStores, ownerId: string | null) {
         await Promise.all(
           [...groups.values()].map(async (group) => {
             const byConversation = new Map<string, MessageRow[]>();
-            for (const row of await stores.conversations.pages(group)) {
+            for (const row of await this.stores.conversations.pages(group)) {
               byConversation.set(row.conversationId, [
                 ...(byConversation.get(row.conversationId) ?? []),
                 row,
@@ -61,18 +87,27 @@ export function createLoaders(stores: LoaderStores, ownerId: string | null) {
         return keys.map((key) => pages.get(pageKey(key)) ?? []);
       },
       { cacheKeyFn: pageKey },
-    ),
-    conversationUsage: new DataLoader<string, UsageTotals>(async (ids) => {
+    );
+    return this.#messagePage;
+  }
+
+  get conversationUsage() {
+    this.#conversationUsage ??= new DataLoader<string, UsageTotals>(async (ids) => {
       const filter = { conversationIds: ids };
       const byId = mergeUsage(
         ...(await Promise.all([
-          stores.completions.usage('conversationId', filter),
-          stores.summaryRequests.usage('conversationId', filter),
+          this.stores.completions.usage('conversationId', filter),
+          this.stores.summaryRequests.usage('conversationId', filter),
         ])),
       );
       return ids.map((id) => byId.get(id) ?? NO_USAGE);
-    }),
-  };
+    });
+    return this.#conversationUsage;
+  }
+
+  private isOwned(row: { ownerId: string }) {
+    return this.ownerId === null || row.ownerId === this.ownerId;
+  }
 }
 
 /** Rows by primary key, one statement per batch; a row `visible` refuses (another owner's) loads as null. */
