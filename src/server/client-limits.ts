@@ -35,7 +35,7 @@ export function useClientLimits(limits: ClientLimits): Plugin<Context> {
       const end = () => void release().catch(() => undefined);
       return {
         onSubscribeResult: ({ result, setResult }) => {
-          if (Symbol.asyncIterator in result) setResult(releasingAtEnd(result, end));
+          if (Symbol.asyncIterator in result) setResult(new ReleasingAtEnd(result, end));
           else end();
         },
       };
@@ -45,29 +45,47 @@ export function useClientLimits(limits: ClientLimits): Plugin<Context> {
 
 /**
  * The stream, calling `release` once when it completes, is closed, or fails. Envelop's `onEnd` misses the last:
- * a subscription whose resolver threw (a refused input, a missing completion) kept its slot for good.
+ * a subscription whose resolver threw (a refused input, a missing completion) kept its slot for good. A class,
+ * not an object of closures, since every open subscription holds one.
  */
-function releasingAtEnd<T>(stream: AsyncIterable<T>, release: () => void): AsyncIterableIterator<T> {
-  const iterator = stream[Symbol.asyncIterator]();
-  const settle = <R>(step: Promise<IteratorResult<T, R>>) =>
-    step.then(
+class ReleasingAtEnd<T> implements AsyncIterableIterator<T> {
+  private readonly iterator: AsyncIterator<T>;
+
+  constructor(
+    stream: AsyncIterable<T>,
+    private readonly release: () => void,
+  ) {
+    this.iterator = stream[Symbol.asyncIterator]();
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  next() {
+    return this.settle(this.iterator.next());
+  }
+
+  return(value?: unknown) {
+    return this.settle(this.iterator.return?.(value) ?? Promise.resolve({ done: true, value }));
+  }
+
+  throw(error?: unknown) {
+    return this.settle(this.iterator.throw?.(error) ?? Promise.reject(error));
+  }
+
+  private settle<R>(step: Promise<IteratorResult<T, R>>) {
+    return step.then(
       (result) => {
-        if (result.done) release();
+        if (result.done) this.release();
         return result;
       },
       (error: unknown) => {
-        release();
+        this.release();
         throw error;
       },
     );
-  return {
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-    next: () => settle(iterator.next()),
-    return: (value?: unknown) => settle(iterator.return?.(value) ?? Promise.resolve({ done: true, value })),
-    throw: (error?: unknown) => settle(iterator.throw?.(error) ?? Promise.reject(error)),
-  };
+  }
 }
 
 /** The operation's root fields, through fragments and aliases alike; at least 1. */
