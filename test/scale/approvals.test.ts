@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulator, type Simulator } from '../../src/simulator/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ApprovalEvents,
   ApprovalOutcome,
@@ -10,32 +9,20 @@ import {
 import { CreateConversation } from '../conversations/documents.js';
 import { purchaseAwaitingApproval } from '../support/approvals.js';
 import { wsClient } from '../support/clients.js';
-import { type ServerProcess, spawnServer } from '../support/process.js';
-import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
-import { createTestDatabase, postgresAvailable } from '../support/services.js';
+import { useInstances } from '../support/instances.js';
+import type { ServerProcess } from '../support/process.js';
+import { redisAvailable } from '../support/redis.js';
+import { postgresAvailable } from '../support/services.js';
 
 const available = (await postgresAvailable()) && (await redisAvailable());
 
 type Event = { __typename: string; seq: number };
 
 describe.skipIf(!available)('tool approval across instances on one PostgreSQL and one Redis', () => {
-  let simulator: Simulator;
-  let database: { url: string; drop(): Promise<void> };
-  const redisPrefix = testRedisPrefix();
-  const processes: ServerProcess[] = [];
+  const instances = useInstances();
+  const spawn = () => instances.spawn();
   let a: ServerProcess;
   let b: ServerProcess;
-
-  const spawn = async () => {
-    const server = await spawnServer({
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: redisPrefix.prefix,
-      OPENAI_BASE_URL: simulator.url,
-    });
-    processes.push(server);
-    return server;
-  };
 
   /** A completion started on `server` whose validate_transaction call waits for approval. */
   const awaitingOn = async (server: ServerProcess) => {
@@ -48,19 +35,9 @@ describe.skipIf(!available)('tool approval across instances on one PostgreSQL an
   };
 
   beforeAll(async () => {
-    simulator = await createSimulator();
-    database = await createTestDatabase();
     a = await spawn();
     b = await spawn();
   }, 120_000);
-
-  afterAll(async () => {
-    for (const server of processes) server.child.kill('SIGKILL');
-    await Promise.all(processes.map((server) => server.exited));
-    await simulator?.close();
-    await database?.drop();
-    await redisPrefix.drop();
-  });
 
   it('an approval sent to B resumes a run started on A, and a subscriber on A sees it continue', async () => {
     const decision = await awaitingOn(a);
@@ -104,14 +81,14 @@ describe.skipIf(!available)('tool approval across instances on one PostgreSQL an
       ...purchaseAwaitingApproval(createConversation.id),
       idempotencyKey: 'retry-while-running',
     };
-    simulator.setLatency({ firstTokenMs: 1000 });
+    instances.simulator.setLatency({ firstTokenMs: 1000 });
     try {
       const { startCompletion } = await a.data(StartCompletion, { input });
       expect(startCompletion.status).toBe('RUNNING');
       const { sendMessage } = await b.data(SendForApproval, { input });
       expect(sendMessage).toMatchObject({ id: startCompletion.id, status: 'AWAITING_APPROVAL' });
     } finally {
-      simulator.setLatency({ firstTokenMs: 0 });
+      instances.simulator.setLatency({ firstTokenMs: 0 });
     }
   });
 

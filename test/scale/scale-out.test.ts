@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimulator, type Simulator } from '../../src/simulator/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Simulator } from '../../src/simulator/index.js';
 import {
   CancelCompletion,
   Chat,
@@ -12,9 +12,10 @@ import {
 } from '../completions/documents.js';
 import { CreateConversation } from '../conversations/documents.js';
 import { wsClient } from '../support/clients.js';
-import { type ServerProcess, spawnServer } from '../support/process.js';
-import { redisAvailable, TEST_REDIS_URL, testRedisPrefix } from '../support/redis.js';
-import { createTestDatabase, postgresAvailable } from '../support/services.js';
+import { useInstances } from '../support/instances.js';
+import type { ServerProcess } from '../support/process.js';
+import { redisAvailable } from '../support/redis.js';
+import { postgresAvailable } from '../support/services.js';
 
 const LEASE_MS = 1500;
 const available = (await postgresAvailable()) && (await redisAvailable());
@@ -29,47 +30,24 @@ const seqs = (events: Event[]) => events.map((event) => event.seq);
 const oneToN = (events: Event[]) => events.map((_, index) => index + 1);
 
 describe.skipIf(!available)('many instances on one PostgreSQL and one Redis', () => {
+  const instances = useInstances({ COMPLETION_LEASE_MS: String(LEASE_MS) });
+  const spawn = instances.spawn;
   let simulator: Simulator;
-  let database: { url: string; drop(): Promise<void> };
-  const prefixes = [testRedisPrefix(), testRedisPrefix()];
-  const processes: ServerProcess[] = [];
   let a: ServerProcess;
   let b: ServerProcess;
-
-  const spawn = async (env: Record<string, string> = {}) => {
-    const server = await spawnServer({
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: prefixes[0]?.prefix,
-      OPENAI_BASE_URL: simulator.url,
-      COMPLETION_LEASE_MS: String(LEASE_MS),
-      ...env,
-    });
-    processes.push(server);
-    return server;
-  };
 
   const conversationOn = async (server: ServerProcess) =>
     (await server.data(CreateConversation, { input: { title: 'scale' } })).createConversation.id;
 
   beforeAll(async () => {
-    simulator = await createSimulator();
-    database = await createTestDatabase();
+    simulator = instances.simulator;
     // Started together on an empty database: both migrate under one advisory lock (checked below).
     [a, b] = await Promise.all([spawn(), spawn()]);
   }, 120_000);
 
-  afterAll(async () => {
-    for (const server of processes) server.child.kill('SIGKILL');
-    await Promise.all(processes.map((server) => server.exited));
-    await simulator?.close();
-    await database?.drop();
-    for (const prefix of prefixes) await prefix.drop();
-  });
-
   it('runs the migrations once when two instances start together on an empty database', async () => {
     const journal = JSON.parse(readFileSync('drizzle/meta/_journal.json', 'utf8')) as { entries: unknown[] };
-    const client = new pg.Client({ connectionString: database.url });
+    const client = new pg.Client({ connectionString: instances.databaseUrl });
     await client.connect();
     try {
       const { rows } = await client.query<{ hash: string }>('select hash from drizzle.__drizzle_migrations');
@@ -197,7 +175,7 @@ describe.skipIf(!available)('many instances on one PostgreSQL and one Redis', ()
 
   it('holds one global rate limit across two instances', async () => {
     const limited = {
-      REDIS_KEY_PREFIX: prefixes[1]?.prefix ?? '',
+      REDIS_KEY_PREFIX: instances.redisPrefix(),
       RATE_LIMIT_RPM: '4',
       RATE_LIMIT_MAX_WAIT: '0',
     };
